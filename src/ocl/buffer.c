@@ -1,0 +1,198 @@
+/* Device buffers from a pool of power-of-two size classes, and copies.
+ * The executor allocates its few large buffers once per plan; the pool makes
+ * re-planning (another batch size) and tests cheap without per-step churn. */
+#include "ocl/ocl_private.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static unsigned size_class(size_t bytes)
+{
+    unsigned c = 8; /* 256 bytes minimum */
+    while (c < 63 && ((size_t)1 << c) < bytes)
+        c++;
+    return c;
+}
+
+static clnet_status oom(clnet_ctx *ctx, size_t bytes, cl_int err)
+{
+    const clnet_device_desc *d = &ctx->ocl.desc;
+    return clnet__fail(
+        ctx, CLNET_ENOMEM,
+        "device allocation of %zu bytes failed (%s): device %s has %llu MiB "
+        "global memory, at most %llu MiB per buffer, %zu MiB in use by clnet; "
+        "try a smaller batch size or model",
+        bytes, err ? clnet__cl_error_name(err) : "over the device limit",
+        d->name, (unsigned long long)(d->global_mem_bytes >> 20),
+        (unsigned long long)(d->max_alloc_bytes >> 20),
+        ctx->ocl.pool_bytes_live >> 20);
+}
+
+clnet_status clnet__buf_create(clnet_ctx *ctx, size_t bytes, clnet__buf **out)
+{
+    *out = NULL;
+    if (bytes == 0)
+        return clnet__fail(ctx, CLNET_EINVAL, "buffer of 0 bytes requested");
+    clnet__ocl *o = &ctx->ocl;
+    unsigned c = size_class(bytes);
+    size_t cbytes = (size_t)1 << c;
+    /* Large buffers are allocated to size: a power-of-two class would waste
+     * up to half of the device's memory. */
+    if (bytes > ((size_t)64 << 20))
+        cbytes = (bytes + 4095) & ~(size_t)4095;
+    for (clnet__buf **pp = &o->pool_free[c]; *pp; pp = &(*pp)->next_free) {
+        if ((*pp)->class_bytes >= bytes && (*pp)->class_bytes <= cbytes * 2) {
+            clnet__buf *b = *pp;
+            *pp = b->next_free;
+            b->next_free = NULL;
+            b->bytes = bytes;
+            o->pool_bytes_live += b->class_bytes;
+            if (o->pool_bytes_live > o->pool_bytes_peak)
+                o->pool_bytes_peak = o->pool_bytes_live;
+            *out = b;
+            return CLNET_OK;
+        }
+    }
+    if (cbytes > o->desc.max_alloc_bytes || cbytes > o->desc.global_mem_bytes)
+        return oom(ctx, bytes, 0);
+    clnet__buf *b = calloc(1, sizeof *b);
+    if (!b)
+        return clnet__fail(ctx, CLNET_ENOMEM, "host out of memory");
+    cl_int e = CL_SUCCESS;
+    b->mem = clCreateBuffer(o->context, CL_MEM_READ_WRITE, cbytes, NULL, &e);
+    if (!b->mem) {
+        free(b);
+        if (e == CL_MEM_OBJECT_ALLOCATION_FAILURE || e == CL_OUT_OF_RESOURCES ||
+            e == CL_OUT_OF_HOST_MEMORY || e == CL_INVALID_BUFFER_SIZE)
+            return oom(ctx, bytes, e);
+        return clnet__cl_fail(ctx, e, "clCreateBuffer");
+    }
+    b->bytes = bytes;
+    b->class_bytes = cbytes;
+    o->pool_bytes_live += cbytes;
+    if (o->pool_bytes_live > o->pool_bytes_peak)
+        o->pool_bytes_peak = o->pool_bytes_live;
+    *out = b;
+    return CLNET_OK;
+}
+
+void clnet__buf_release(clnet_ctx *ctx, clnet__buf *b)
+{
+    if (!b)
+        return;
+    clnet__ocl *o = &ctx->ocl;
+    o->pool_bytes_live -= b->class_bytes;
+    unsigned c = size_class(b->class_bytes);
+    b->next_free = o->pool_free[c];
+    o->pool_free[c] = b;
+}
+
+void clnet__pool_drain(clnet_ctx *ctx)
+{
+    clnet__ocl *o = &ctx->ocl;
+    for (size_t c = 0; c < sizeof o->pool_free / sizeof o->pool_free[0]; c++) {
+        while (o->pool_free[c]) {
+            clnet__buf *b = o->pool_free[c];
+            o->pool_free[c] = b->next_free;
+            clReleaseMemObject(b->mem);
+            free(b);
+        }
+    }
+}
+
+static clnet_status check_range(clnet_ctx *ctx, const clnet__buf *b,
+                                size_t off, size_t bytes, const char *what)
+{
+    if (!b || off > b->bytes || bytes > b->bytes - off)
+        return clnet__fail(ctx, CLNET_EINVAL,
+                           "%s of %zu bytes at offset %zu outside a buffer of "
+                           "%zu bytes",
+                           what, bytes, off, b ? b->bytes : 0);
+    return CLNET_OK;
+}
+
+clnet_status clnet__buf_write(clnet_ctx *ctx, clnet__buf *b, size_t off_bytes,
+                              size_t bytes, const void *src)
+{
+    clnet_status st = check_range(ctx, b, off_bytes, bytes, "write");
+    if (st != CLNET_OK || bytes == 0)
+        return st;
+    cl_int e = clEnqueueWriteBuffer(ctx->ocl.queue, b->mem, CL_TRUE, off_bytes,
+                                    bytes, src, 0, NULL, NULL);
+    return e == CL_SUCCESS ? CLNET_OK
+                           : clnet__cl_fail(ctx, e, "clEnqueueWriteBuffer");
+}
+
+clnet_status clnet__buf_read(clnet_ctx *ctx, const clnet__buf *b,
+                             size_t off_bytes, size_t bytes, void *dst)
+{
+    clnet_status st = check_range(ctx, b, off_bytes, bytes, "read");
+    if (st != CLNET_OK || bytes == 0)
+        return st;
+    cl_int e = clEnqueueReadBuffer(ctx->ocl.queue, b->mem, CL_TRUE, off_bytes,
+                                   bytes, dst, 0, NULL, NULL);
+    return e == CL_SUCCESS ? CLNET_OK
+                           : clnet__cl_fail(ctx, e, "clEnqueueReadBuffer");
+}
+
+clnet_status clnet__fill(clnet_ctx *ctx, clnet__tensor t, size_t n, float v)
+{
+    clnet_status st = check_range(ctx, t.buf, t.off * 4, n * 4, "fill");
+    if (st != CLNET_OK || n == 0)
+        return st;
+    cl_int e = clEnqueueFillBuffer(ctx->ocl.queue, t.buf->mem, &v, sizeof v,
+                                   t.off * 4, n * 4, 0, NULL, NULL);
+    return e == CL_SUCCESS ? CLNET_OK
+                           : clnet__cl_fail(ctx, e, "clEnqueueFillBuffer");
+}
+
+clnet_status clnet__copy(clnet_ctx *ctx, clnet__tensor dst, clnet__tensor src,
+                         size_t n)
+{
+    clnet_status st = check_range(ctx, dst.buf, dst.off * 4, n * 4, "copy");
+    if (st == CLNET_OK)
+        st = check_range(ctx, src.buf, src.off * 4, n * 4, "copy");
+    if (st != CLNET_OK || n == 0)
+        return st;
+    cl_int e = clEnqueueCopyBuffer(ctx->ocl.queue, src.buf->mem, dst.buf->mem,
+                                   src.off * 4, dst.off * 4, n * 4, 0, NULL,
+                                   NULL);
+    return e == CL_SUCCESS ? CLNET_OK
+                           : clnet__cl_fail(ctx, e, "clEnqueueCopyBuffer");
+}
+
+clnet_status clnet__upload_start(clnet_ctx *ctx, clnet__buf *b,
+                                 size_t off_bytes, size_t bytes,
+                                 const void *src, clnet__upload *up)
+{
+    up->ev = NULL;
+    clnet_status st = check_range(ctx, b, off_bytes, bytes, "upload");
+    if (st != CLNET_OK)
+        return st;
+    cl_int e = clEnqueueWriteBuffer(ctx->ocl.upload_queue, b->mem, CL_FALSE,
+                                    off_bytes, bytes, src, 0, NULL, &up->ev);
+    if (e == CL_SUCCESS)
+        e = clFlush(ctx->ocl.upload_queue);
+    return e == CL_SUCCESS ? CLNET_OK
+                           : clnet__cl_fail(ctx, e, "clEnqueueWriteBuffer (upload)");
+}
+
+clnet_status clnet__compute_after_upload(clnet_ctx *ctx, clnet__upload *up)
+{
+    if (!up->ev)
+        return CLNET_OK;
+    cl_int e = clEnqueueBarrierWithWaitList(ctx->ocl.queue, 1, &up->ev, NULL);
+    return e == CL_SUCCESS
+               ? CLNET_OK
+               : clnet__cl_fail(ctx, e, "clEnqueueBarrierWithWaitList");
+}
+
+clnet_status clnet__upload_wait(clnet_ctx *ctx, clnet__upload *up)
+{
+    if (!up->ev)
+        return CLNET_OK;
+    cl_int e = clWaitForEvents(1, &up->ev);
+    clReleaseEvent(up->ev);
+    up->ev = NULL;
+    return e == CL_SUCCESS ? CLNET_OK : clnet__cl_fail(ctx, e, "clWaitForEvents");
+}

@@ -1,0 +1,65 @@
+/* Setting kernel arguments and enqueueing launches. */
+#include "ocl/ocl_private.h"
+
+#include <string.h>
+
+clnet_status clnet__launch(clnet_ctx *ctx, const clnet__kernel *k,
+                           unsigned dims, const size_t *global,
+                           const size_t *local, size_t nargs,
+                           const clnet__arg *args)
+{
+    if (!k || dims < 1 || dims > 3)
+        return clnet__fail(ctx, CLNET_EINVAL, "bad launch of %s (%u dims)",
+                           k ? k->name : "(null)", dims);
+    for (size_t i = 0; i < nargs; i++) {
+        const clnet__arg *a = &args[i];
+        cl_int e = CL_SUCCESS;
+        switch (a->kind) {
+        case CLNET__ARG_BUF:
+            if (!a->v.buf)
+                return clnet__fail(ctx, CLNET_EINTERNAL,
+                                   "%s: argument %zu is a NULL buffer", k->name, i);
+            e = clSetKernelArg(k->k, (cl_uint)i, sizeof(cl_mem), &a->v.buf->mem);
+            break;
+        case CLNET__ARG_I32: e = clSetKernelArg(k->k, (cl_uint)i, 4, &a->v.i32); break;
+        case CLNET__ARG_U32: e = clSetKernelArg(k->k, (cl_uint)i, 4, &a->v.u32); break;
+        case CLNET__ARG_F32: e = clSetKernelArg(k->k, (cl_uint)i, 4, &a->v.f32); break;
+        case CLNET__ARG_U64: e = clSetKernelArg(k->k, (cl_uint)i, 8, &a->v.u64); break;
+        case CLNET__ARG_LOCAL:
+            e = clSetKernelArg(k->k, (cl_uint)i, a->v.local_bytes, NULL);
+            break;
+        }
+        if (e != CL_SUCCESS) {
+            clnet__cl_fail(ctx, e, "clSetKernelArg");
+            return clnet__fail_prefix(ctx, CLNET_EOPENCL, "%s argument %zu",
+                                      k->name, i);
+        }
+    }
+    size_t g[3] = {1, 1, 1};
+    for (unsigned d = 0; d < dims; d++) {
+        g[d] = global[d];
+        if (g[d] == 0)
+            return CLNET_OK; /* nothing to do */
+        if (local && local[d])
+            g[d] = (g[d] + local[d] - 1) / local[d] * local[d];
+    }
+    cl_int e = clEnqueueNDRangeKernel(ctx->ocl.queue, k->k, dims, NULL, g,
+                                      local, 0, NULL, NULL);
+    if (e != CL_SUCCESS) {
+        clnet__cl_fail(ctx, e, "clEnqueueNDRangeKernel");
+        return clnet__fail_prefix(ctx, e == CL_OUT_OF_RESOURCES ? CLNET_ENOMEM
+                                                                 : CLNET_EOPENCL,
+                                  "%s", k->name);
+    }
+    return CLNET_OK;
+}
+
+size_t clnet__wg_1d(clnet_ctx *ctx, const clnet__kernel *k)
+{
+    size_t wg = 64;
+    if (ctx->ocl.caps.max_wg && wg > ctx->ocl.caps.max_wg)
+        wg = ctx->ocl.caps.max_wg;
+    if (k && k->max_wg && wg > k->max_wg)
+        wg = k->max_wg;
+    return wg ? wg : 1;
+}

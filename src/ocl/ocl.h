@@ -1,0 +1,215 @@
+/* The OpenCL layer: the only part of clnet that calls cl* functions.
+ *
+ * Ops and the graph executor see buffers (clnet__buf), tensor views into them
+ * (clnet__tensor = buffer + float offset), kernels fetched by program and
+ * kernel name, a launch call taking a typed argument list, and a SGEMM wrapper
+ * over CLBlast. Everything is enqueued on the context's in-order compute queue
+ * unless a function says otherwise. */
+#ifndef CLNET_OCL_H
+#define CLNET_OCL_H
+
+#ifndef CL_TARGET_OPENCL_VERSION
+#define CL_TARGET_OPENCL_VERSION 120
+#endif
+#include <CL/cl.h>
+
+#include "clnet/clnet.h"
+#include <stddef.h>
+#include <stdint.h>
+
+/* Device capabilities that shape kernel build options. Filled from the real
+ * device by the layer, or by hand (tools/check-kernels) for offline targets. */
+typedef struct clnet__device_caps {
+    int opencl_c_major, opencl_c_minor; /* CL_DEVICE_OPENCL_C_VERSION */
+    int fp16, fp64;
+    unsigned vec_float;                 /* preferred float vector width */
+    size_t max_wg;                      /* CL_DEVICE_MAX_WORK_GROUP_SIZE */
+    uint64_t local_mem;                 /* bytes */
+    int is_cpu;
+} clnet__device_caps;
+
+/* The one function that turns device capabilities into the -D/-cl options
+ * every program is built with (kernel-specific options are appended by the
+ * caller). Writes a NUL-terminated string into buf. */
+void clnet__build_options(const clnet__device_caps *caps, char *buf,
+                          size_t cap);
+
+typedef struct clnet__buf {
+    cl_mem mem;
+    size_t bytes;          /* usable size (the size asked for) */
+    size_t class_bytes;    /* pool size class actually allocated */
+    struct clnet__buf *next_free;
+} clnet__buf;
+
+/* A float32 tensor view: elements start at buf + off floats. */
+typedef struct clnet__tensor {
+    clnet__buf *buf;
+    size_t off;
+} clnet__tensor;
+
+typedef struct clnet__kernel {
+    cl_kernel k;
+    size_t max_wg;         /* CL_KERNEL_WORK_GROUP_SIZE for this device */
+    char name[64];
+} clnet__kernel;
+
+typedef struct clnet__program_entry clnet__program_entry; /* program.c */
+typedef struct clnet__kernel_entry clnet__kernel_entry;   /* kernel.c */
+
+typedef struct clnet__ocl {
+    cl_platform_id platform;
+    cl_device_id device;
+    cl_context context;
+    cl_command_queue queue;        /* compute, in order */
+    cl_command_queue upload_queue; /* host->device copies overlapping compute */
+    clnet__device_caps caps;
+    clnet_device_desc desc;
+    char base_options[512];
+    /* program cache */
+    char cache_dir[1024];
+    int cache_enabled;
+    int cache_warned;
+    clnet__program_entry *programs;
+    clnet__kernel_entry *kernels;
+    /* buffer pool: free lists per power-of-two size class */
+    clnet__buf *pool_free[64];
+    size_t pool_bytes_live, pool_bytes_peak;
+    int blas_ready;
+} clnet__ocl;
+
+/* ---- context lifecycle (context.c) ------------------------------------- */
+clnet_status clnet__ocl_open(clnet_ctx *ctx, const char *selector);
+void clnet__ocl_close(clnet_ctx *ctx);
+clnet__ocl *clnet__ocl_of(clnet_ctx *ctx);
+
+/* Text of an OpenCL error code, e.g. "CL_OUT_OF_RESOURCES". */
+const char *clnet__cl_error_name(cl_int err);
+/* Records "call failed: CL_XXX (-5)" as the context's error. */
+clnet_status clnet__cl_fail(clnet_ctx *ctx, cl_int err, const char *call);
+
+/* ---- device selection (device.c) --------------------------------------- */
+/* Parses a selector against the device list; returns the index chosen or an
+ * error listing the devices. Pure: testable without a device. */
+clnet_status clnet__device_pick(const clnet_device_desc *list, size_t n,
+                                const char *selector, size_t *picked,
+                                char *errbuf, size_t errlen);
+/* The default device: first GPU, else the first of any type. */
+size_t clnet__device_default(const clnet_device_desc *list, size_t n);
+
+/* ---- buffers (buffer.c) ------------------------------------------------ */
+/* Device memory from the context's pool (recycled by size class). Failures
+ * become CLNET_ENOMEM naming the size asked for and the device's limits. */
+clnet_status clnet__buf_create(clnet_ctx *ctx, size_t bytes, clnet__buf **out);
+void clnet__buf_release(clnet_ctx *ctx, clnet__buf *b); /* NULL ok */
+void clnet__pool_drain(clnet_ctx *ctx); /* frees every pooled buffer */
+
+/* Blocking copies on the compute queue (used at set-up and for scalars). */
+clnet_status clnet__buf_write(clnet_ctx *ctx, clnet__buf *b, size_t off_bytes,
+                              size_t bytes, const void *src);
+clnet_status clnet__buf_read(clnet_ctx *ctx, const clnet__buf *b,
+                             size_t off_bytes, size_t bytes, void *dst);
+/* Fills n floats starting at float offset t.off with value v (enqueued). */
+clnet_status clnet__fill(clnet_ctx *ctx, clnet__tensor t, size_t n, float v);
+/* Copies n floats between tensor views (enqueued). */
+clnet_status clnet__copy(clnet_ctx *ctx, clnet__tensor dst, clnet__tensor src,
+                         size_t n);
+
+/* Non-blocking upload on the upload queue. src must stay valid and unchanged
+ * until clnet__upload_wait returns. The next compute work enqueued after
+ * clnet__compute_after_upload waits for this upload. */
+typedef struct clnet__upload { cl_event ev; } clnet__upload;
+clnet_status clnet__upload_start(clnet_ctx *ctx, clnet__buf *b,
+                                 size_t off_bytes, size_t bytes,
+                                 const void *src, clnet__upload *up);
+clnet_status clnet__compute_after_upload(clnet_ctx *ctx, clnet__upload *up);
+clnet_status clnet__upload_wait(clnet_ctx *ctx, clnet__upload *up);
+
+clnet_status clnet__finish(clnet_ctx *ctx);  /* waits for the compute queue */
+
+/* ---- kernel sources (sources.c, embedded by the build) ------------------ */
+/* The source of program `name` (cl/<name>.cl) with #include "common.h"
+ * inlined; from $CLNET_KERNEL_DIR when set, else the embedded copy.
+ * *out is malloc'd; the caller frees it. */
+clnet_status clnet__program_source(clnet_ctx *ctx, const char *name,
+                                   char **out);
+/* Names of every program in cl/ (excluding headers), NULL-terminated. */
+const char *const *clnet__program_names(void);
+
+/* ---- programs and kernels (program.c, cache.c) ------------------------- */
+/* Builds (or loads from cache) program `name` with the base options plus
+ * `extra` (may be NULL) once per context, and returns the kernel, created once
+ * per context and reused. A build failure is CLNET_EBUILD with the log. */
+clnet_status clnet__kernel_get(clnet_ctx *ctx, const char *program,
+                               const char *extra, const char *kernel,
+                               clnet__kernel **out);
+/* Builds program `name` (for self-tests and warm-up). */
+clnet_status clnet__program_build(clnet_ctx *ctx, const char *name,
+                                  const char *extra);
+/* Builds an arbitrary source (tests: broken kernels). Not cached in memory,
+ * but goes through the disk cache. The program is released before return. */
+clnet_status clnet__program_build_source(clnet_ctx *ctx, const char *label,
+                                         const char *source,
+                                         const char *extra);
+
+/* ---- launches (launch.c) ----------------------------------------------- */
+typedef enum clnet__arg_kind {
+    CLNET__ARG_BUF,
+    CLNET__ARG_I32,
+    CLNET__ARG_U32,
+    CLNET__ARG_F32,
+    CLNET__ARG_U64,
+    CLNET__ARG_LOCAL
+} clnet__arg_kind;
+
+typedef struct clnet__arg {
+    clnet__arg_kind kind;
+    union {
+        const clnet__buf *buf;
+        int32_t i32;
+        uint32_t u32;
+        float f32;
+        uint64_t u64;
+        size_t local_bytes;
+    } v;
+} clnet__arg;
+
+#define CLNET_ARG_BUF(b) ((clnet__arg){.kind = CLNET__ARG_BUF, .v.buf = (b)})
+#define CLNET_ARG_I32(x) ((clnet__arg){.kind = CLNET__ARG_I32, .v.i32 = (int32_t)(x)})
+#define CLNET_ARG_U32(x) ((clnet__arg){.kind = CLNET__ARG_U32, .v.u32 = (uint32_t)(x)})
+#define CLNET_ARG_F32(x) ((clnet__arg){.kind = CLNET__ARG_F32, .v.f32 = (float)(x)})
+#define CLNET_ARG_U64(x) ((clnet__arg){.kind = CLNET__ARG_U64, .v.u64 = (uint64_t)(x)})
+#define CLNET_ARG_LOCAL(n) ((clnet__arg){.kind = CLNET__ARG_LOCAL, .v.local_bytes = (n)})
+/* A tensor is passed as two kernel arguments: (global float *p, uint off). */
+#define CLNET_ARG_T(t) CLNET_ARG_BUF((t).buf), CLNET_ARG_U32((t).off)
+
+/* Enqueues k on the compute queue. local may be NULL (driver's choice);
+ * global sizes need not be multiples of anything when local is NULL. When
+ * local is given, global is rounded up to a multiple of it here, so kernels
+ * must bounds-check their indices. */
+clnet_status clnet__launch(clnet_ctx *ctx, const clnet__kernel *k,
+                           unsigned dims, const size_t *global,
+                           const size_t *local, size_t nargs,
+                           const clnet__arg *args);
+#define CLNET__LAUNCH(ctx, k, dims, global, local, ...)                     \
+    clnet__launch((ctx), (k), (dims), (global), (local),                    \
+                  sizeof((clnet__arg[]){__VA_ARGS__}) / sizeof(clnet__arg), \
+                  (clnet__arg[]){__VA_ARGS__})
+
+/* A work-group size for 1-D elementwise kernels on this device. */
+size_t clnet__wg_1d(clnet_ctx *ctx, const clnet__kernel *k);
+
+/* ---- BLAS (blas.c, CLBlast) -------------------------------------------- */
+/* Row-major C = alpha * op(A) * op(B) + beta * C on the compute queue. */
+clnet_status clnet__sgemm(clnet_ctx *ctx, int trans_a, int trans_b, size_t m,
+                          size_t n, size_t k, float alpha, clnet__tensor a,
+                          size_t lda, clnet__tensor b, size_t ldb, float beta,
+                          clnet__tensor c, size_t ldc);
+/* The same for `batch` matrices at fixed strides (in floats). */
+clnet_status clnet__sgemm_batched(clnet_ctx *ctx, int trans_a, int trans_b,
+                                  size_t m, size_t n, size_t k, float alpha,
+                                  clnet__tensor a, size_t lda, size_t stride_a,
+                                  clnet__tensor b, size_t ldb, size_t stride_b,
+                                  float beta, clnet__tensor c, size_t ldc,
+                                  size_t stride_c, size_t batch);
+
+#endif

@@ -1,0 +1,68 @@
+#include "support.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+static void test_log(void *user, clnet_log_level level, const char *msg)
+{
+    (void)user;
+    if (level <= CLNET_LOG_WARN)
+        fprintf(stderr, "clnet: %s\n", msg);
+}
+
+clnet_ctx *clnet_test_ctx(void)
+{
+    clnet_device_desc *list = NULL;
+    size_t n = 0;
+    char err[512];
+    if (clnet_devices_list(&list, &n, err, sizeof err) == CLNET_ENODEV) {
+        fprintf(stderr, "skipping: %s\n", err);
+        exit(CLNET_TEST_SKIP);
+    }
+    clnet_devices_free(list);
+    clnet_ctx_settings s;
+    clnet_ctx_default_settings(&s);
+    s.log = test_log;
+    clnet_ctx *ctx = NULL;
+    clnet_status st = clnet_ctx_create(&ctx, &s);
+    if (st != CLNET_OK) {
+        fprintf(stderr, "clnet_ctx_create: %s: %s\n", clnet_status_name(st),
+                ctx ? clnet_errmsg(ctx) : "");
+        clnet_ctx_free(ctx);
+        return NULL;
+    }
+    return ctx;
+}
+
+int clnet_test_run(Suite *s)
+{
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
+
+void clnet_test_rng_seed(clnet_test_rng *r, uint64_t seed)
+{
+    r->s = seed * 0x9E3779B97F4A7C15ull + 1;
+}
+
+float clnet_test_uniform(clnet_test_rng *r, float lo, float hi)
+{
+    r->s ^= r->s >> 12;
+    r->s ^= r->s << 25;
+    r->s ^= r->s >> 27;
+    uint64_t x = r->s * 0x2545F4914F6CDD1Dull;
+    float u = (float)(x >> 40) * (1.0f / 16777216.0f);
+    return lo + (hi - lo) * u;
+}
+
+float clnet_test_nonzero(clnet_test_rng *r, float lo, float hi)
+{
+    for (;;) {
+        float v = clnet_test_uniform(r, lo, hi);
+        if (v > 0.05f || v < -0.05f)
+            return v;
+    }
+}

@@ -1,0 +1,28 @@
+/* Helpers shared by the Check suites. */
+#ifndef CLNET_TEST_SUPPORT_H
+#define CLNET_TEST_SUPPORT_H
+
+#include "clnet/clnet.h"
+#include <check.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Exit status that meson counts as "skipped". */
+#define CLNET_TEST_SKIP 77
+
+/* Creates a context on the default (or $CLNET_DEVICE) device with a log
+ * callback writing warnings to stderr. When no OpenCL platform exists at all,
+ * the whole test program exits 77 (skipped); any other failure fails. */
+clnet_ctx *clnet_test_ctx(void);
+
+/* Runs a suite (CK_NORMAL output) and returns the process exit status. */
+int clnet_test_run(Suite *s);
+
+/* Deterministic pseudo-random numbers for test data (xorshift64*). */
+typedef struct clnet_test_rng { uint64_t s; } clnet_test_rng;
+void clnet_test_rng_seed(clnet_test_rng *r, uint64_t seed);
+float clnet_test_uniform(clnet_test_rng *r, float lo, float hi);
+/* Uniform in [lo,hi] but never within 0.05 of zero. */
+float clnet_test_nonzero(clnet_test_rng *r, float lo, float hi);
+
+#endif

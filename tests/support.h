@@ -15,6 +15,12 @@
  * the whole test program exits 77 (skipped); any other failure fails. */
 clnet_ctx *clnet_test_ctx(void);
 
+/* For main() of a device test program, before any OpenCL call: exits 77
+ * (skipped) when no OpenCL platform exists. It probes in a child process, so
+ * the caller has not started the OpenCL driver when Check forks its tests
+ * (tests that fork processes of their own need that). */
+void clnet_test_require_device(void);
+
 /* Runs a suite (CK_NORMAL output) and returns the process exit status. */
 int clnet_test_run(Suite *s);
 

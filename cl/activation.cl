@@ -1,0 +1,63 @@
+/* Elementwise activations, forward and backward side by side.
+ * ACT selects the function at build time (one program per activation):
+ * 0 relu, 1 leaky relu (slope argument), 2 sigmoid, 3 tanh, 4 gelu (erf
+ * form), 5 silu. Backward accumulates: din += dout * f'(x). */
+#include "common.h"
+
+#ifndef ACT
+#define ACT 0
+#endif
+
+/* M_SQRT1_2_F comes with OpenCL C; 1/sqrt(2 pi) does not. */
+#define INV_SQRT_2PI_F 0.39894228040143268f
+
+inline float act_f(float x, float slope)
+{
+#if ACT == 0
+    return fmax(x, 0.0f);
+#elif ACT == 1
+    return x > 0.0f ? x : slope * x;
+#elif ACT == 2
+    return 1.0f / (1.0f + exp(-x));
+#elif ACT == 3
+    return tanh(x);
+#elif ACT == 4
+    return 0.5f * x * (1.0f + erf(x * M_SQRT1_2_F));
+#else
+    return x / (1.0f + exp(-x));
+#endif
+}
+
+/* Derivative from the input x and the output y (whichever is cheaper). */
+inline float act_df(float x, float y, float slope)
+{
+#if ACT == 0
+    return x > 0.0f ? 1.0f : 0.0f;
+#elif ACT == 1
+    return x > 0.0f ? 1.0f : slope;
+#elif ACT == 2
+    return y * (1.0f - y);
+#elif ACT == 3
+    return 1.0f - y * y;
+#elif ACT == 4
+    return 0.5f * (1.0f + erf(x * M_SQRT1_2_F)) + x * INV_SQRT_2PI_F * exp(-0.5f * x * x);
+#else
+    float s = 1.0f / (1.0f + exp(-x));
+    return s + x * s * (1.0f - s);
+#endif
+}
+
+kernel void act_forward(uint n, float slope, CTENSOR(x), TENSOR(y))
+{
+    uint i = get_global_id(0);
+    if (i < n)
+        AT(y)[i] = act_f(AT(x)[i], slope);
+}
+
+kernel void act_backward(uint n, float slope, CTENSOR(x), CTENSOR(y),
+                         CTENSOR(dy), TENSOR(dx))
+{
+    uint i = get_global_id(0);
+    if (i < n)
+        AT(dx)[i] += AT(dy)[i] * act_df(AT(x)[i], AT(y)[i], slope);
+}

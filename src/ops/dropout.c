@@ -1,0 +1,4 @@
+/* dropout: not implemented yet (placeholder so the registry links). */
+#include "ops/all_ops.h"
+
+const clnet__op clnet__op_dropout = {.name = "dropout"};

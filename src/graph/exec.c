@@ -1,0 +1,81 @@
+/* Enqueueing one step: forward in file order, the loss, backward in reverse.
+ * Nothing here waits for the device; the host reads scalars only when asked. */
+#include "graph/graph.h"
+
+#include "core/core.h"
+#include "ops/loss.h"
+#include "ops/rng.h"
+
+/* Distinct, reproducible seeds per (step, layer) for dropout masks. */
+static uint64_t layer_seed(uint64_t step_seed, int layer)
+{
+    uint64_t hi = clnet__hash32((uint32_t)(step_seed >> 32) ^ (uint32_t)layer);
+    uint64_t lo = clnet__hash32((uint32_t)step_seed + 0x9e3779b9u * (uint32_t)(layer + 1));
+    return (hi << 32) | lo;
+}
+
+static clnet_status layer_error(clnet__graph *g, int i, clnet_status st,
+                                const char *phase)
+{
+    const clnet__layer_desc *l = &g->desc->layers[i];
+    return clnet__fail_prefix(g->ctx, st, "%s of layer %s ([%s], %s:%d)", phase,
+                              l->name, l->op->name, g->desc->source, l->line);
+}
+
+clnet_status clnet__graph_forward(clnet__graph *g, int training,
+                                  uint64_t step_seed)
+{
+    if (training && !g->training)
+        return clnet__fail(g->ctx, CLNET_EINVAL,
+                           "training forward on an inference-only graph");
+    for (int i = 0; i < g->desc->n_layers; i++) {
+        const clnet__layer_desc *l = &g->desc->layers[i];
+        clnet__op_io io = g->layers[i].io;
+        io.training = training;
+        io.seed = layer_seed(step_seed, i);
+        clnet_status st = l->op->forward(g->ctx, l->params, &io);
+        if (st != CLNET_OK)
+            return layer_error(g, i, st, "forward");
+    }
+    return CLNET_OK;
+}
+
+clnet_status clnet__graph_loss(clnet__graph *g, float label_smoothing,
+                               int with_grad)
+{
+    clnet__tensor none = {0};
+    if (with_grad && !g->training)
+        return clnet__fail(g->ctx, CLNET_EINVAL, "loss gradient on an inference graph");
+    return clnet__xent(g->ctx, g->batch, g->desc->classes, label_smoothing, 1.0f,
+                       g->logits, g->labels, with_grad ? g->dlogits : none,
+                       g->stats, g->xent_work);
+}
+
+clnet_status clnet__graph_backward(clnet__graph *g, uint64_t step_seed)
+{
+    if (!g->training)
+        return clnet__fail(g->ctx, CLNET_EINVAL, "backward on an inference graph");
+    clnet_status st = CLNET_OK;
+    if (g->params_count)
+        st = clnet__fill(g->ctx, (clnet__tensor){g->grads_buf, 0}, g->params_count, 0.0f);
+    int L = g->desc->n_layers;
+    for (int j = L - 1; j >= 0 && st == CLNET_OK; j--) {
+        /* Gradients accumulate (+=): zero each activation gradient right
+         * before its first writer, the latest layer that reads it. */
+        for (int i = 0; i < j; i++)
+            if (g->layers[i].out_grad_first_use == j) {
+                clnet__op_io *src = &g->layers[i].io;
+                st = clnet__fill(g->ctx, src->dout, clnet__shape_count(src->out_shape), 0.0f);
+                if (st != CLNET_OK)
+                    return st;
+            }
+        const clnet__layer_desc *l = &g->desc->layers[j];
+        clnet__op_io io = g->layers[j].io;
+        io.training = 1;
+        io.seed = layer_seed(step_seed, j);
+        st = l->op->backward(g->ctx, l->params, &io);
+        if (st != CLNET_OK)
+            return layer_error(g, j, st, "backward");
+    }
+    return st;
+}

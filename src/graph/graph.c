@@ -1,0 +1,269 @@
+/* Binding a model description to device memory: flat parameter buffers and
+ * the liveness-planned arena. */
+#include "graph/graph.h"
+
+#include "core/core.h"
+#include "graph/memplan.h"
+#include "ops/loss.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Arena offsets are aligned to 64 floats (256 bytes): harmless on CPUs and
+ * what GPU memory transactions like. */
+#define ARENA_ALIGN 256
+
+/* Lifetimes on the step schedule: forward of layer i at time i, the loss at
+ * time L, backward of layer i at time 2L - i. */
+static int t_fwd(int i) { return i; }
+static int t_bwd(int L, int i) { return 2 * L - i; }
+
+/* Index of the latest layer that reads layer i's output (-1 if none). */
+static int last_consumer(const clnet__model_desc *m, int i)
+{
+    int last = -1;
+    for (int j = i + 1; j < m->n_layers; j++)
+        for (int k = 0; k < m->layers[j].n_in; k++)
+            if (m->layers[j].from[k] == i)
+                last = j;
+    return last;
+}
+
+static void param_name(char *dst, size_t cap, const char *layer, const char *p)
+{
+    snprintf(dst, cap, "%s.%s", layer, p);
+}
+
+static clnet_status collect_params(clnet__graph *g)
+{
+    const clnet__model_desc *m = g->desc;
+    int np = 0, ns = 0;
+    for (int i = 0; i < m->n_layers; i++) {
+        np += m->layers[i].plan.n_params;
+        ns += m->layers[i].plan.n_state;
+    }
+    g->params = calloc((size_t)np + 1, sizeof *g->params);
+    g->state = calloc((size_t)ns + 1, sizeof *g->state);
+    if (!g->params || !g->state)
+        return clnet__fail(g->ctx, CLNET_ENOMEM, "out of host memory");
+    for (int i = 0; i < m->n_layers; i++) {
+        const clnet__op_plan *p = &m->layers[i].plan;
+        for (int k = 0; k < p->n_params; k++) {
+            clnet__param_ref *r = &g->params[g->n_params++];
+            param_name(r->name, sizeof r->name, m->layers[i].name, p->param_name[k]);
+            r->layer = i;
+            r->dims = p->param[k];
+            r->count = clnet__dims_count(p->param[k]);
+            r->offset = g->params_count;
+            r->init = p->param_init[k];
+            r->decay = p->param_decay[k];
+            g->params_count += r->count;
+        }
+        for (int k = 0; k < p->n_state; k++) {
+            clnet__param_ref *r = &g->state[g->n_state++];
+            param_name(r->name, sizeof r->name, m->layers[i].name, p->state_name[k]);
+            r->layer = i;
+            r->dims = p->state[k];
+            r->count = clnet__dims_count(p->state[k]);
+            r->offset = g->state_count;
+            r->init = p->state_init[k];
+            g->state_count += r->count;
+        }
+    }
+    return CLNET_OK;
+}
+
+/* Per layer, the arena intervals: out, dout, saved[], work. */
+enum { IV_OUT, IV_DOUT, IV_SAVED0, IV_WORK = IV_SAVED0 + CLNET__MAX_SAVED, IV_PER_LAYER };
+
+static void lifetimes(const clnet__graph *g, clnet__interval *iv)
+{
+    const clnet__model_desc *m = g->desc;
+    int L = m->n_layers;
+    for (int i = 0; i < L; i++) {
+        const clnet__op_plan *p = &m->layers[i].plan;
+        clnet__interval *v = &iv[(size_t)i * IV_PER_LAYER];
+        int last = last_consumer(m, i);
+        v[IV_OUT].bytes = clnet__shape_count(p->out) * sizeof(float);
+        v[IV_OUT].start = t_fwd(i);
+        if (g->training)
+            v[IV_OUT].end = t_bwd(L, i);
+        else
+            v[IV_OUT].end = last >= 0 ? t_fwd(last) : L;
+        if (i == L - 1 && v[IV_OUT].end < L)
+            v[IV_OUT].end = L;
+        if (g->training) {
+            v[IV_DOUT].bytes = v[IV_OUT].bytes;
+            v[IV_DOUT].start = i == L - 1 ? L
+                              : last >= 0 ? t_bwd(L, last) : t_bwd(L, i);
+            v[IV_DOUT].end = t_bwd(L, i);
+            for (int k = 0; k < p->n_saved; k++) {
+                v[IV_SAVED0 + k].bytes = p->saved_count[k] * sizeof(float);
+                v[IV_SAVED0 + k].start = t_fwd(i);
+                v[IV_SAVED0 + k].end = t_bwd(L, i);
+            }
+        }
+        /* Scratch lives from forward to backward: an op may keep what it
+         * computed in forward there (e.g. im2col columns). */
+        v[IV_WORK].bytes = p->work_count * sizeof(float);
+        v[IV_WORK].start = t_fwd(i);
+        v[IV_WORK].end = g->training ? t_bwd(L, i) : t_fwd(i);
+    }
+}
+
+static clnet__tensor arena_at(const clnet__graph *g, const clnet__interval *v)
+{
+    clnet__tensor t = {0};
+    if (v->bytes) {
+        t.buf = g->arena;
+        t.off = v->offset / sizeof(float);
+    }
+    return t;
+}
+
+static void bind_layers(clnet__graph *g, const clnet__interval *iv)
+{
+    const clnet__model_desc *m = g->desc;
+    int L = m->n_layers;
+    int pi = 0, si = 0;
+    for (int i = 0; i < L; i++) {
+        const clnet__layer_desc *ld = &m->layers[i];
+        const clnet__op_plan *p = &ld->plan;
+        clnet__op_io *io = &g->layers[i].io;
+        const clnet__interval *v = &iv[(size_t)i * IV_PER_LAYER];
+        memset(io, 0, sizeof *io);
+        io->n_in = ld->n_in;
+        for (int k = 0; k < ld->n_in; k++) {
+            int f = ld->from[k];
+            io->in_shape[k] = clnet__model_input_shape(m, i, k);
+            if (f < 0) {
+                io->in[k] = g->input; /* no gradient for the network input */
+            } else {
+                const clnet__interval *fv = &iv[(size_t)f * IV_PER_LAYER];
+                io->in[k] = arena_at(g, &fv[IV_OUT]);
+                if (g->training)
+                    io->din[k] = arena_at(g, &fv[IV_DOUT]);
+            }
+        }
+        io->out_shape = p->out;
+        io->out = arena_at(g, &v[IV_OUT]);
+        if (g->training)
+            io->dout = arena_at(g, &v[IV_DOUT]);
+        for (int k = 0; k < p->n_params; k++, pi++) {
+            io->param[k] = (clnet__tensor){g->params_buf, g->params[pi].offset};
+            if (g->training)
+                io->dparam[k] = (clnet__tensor){g->grads_buf, g->params[pi].offset};
+        }
+        for (int k = 0; k < p->n_state; k++, si++)
+            io->state[k] = (clnet__tensor){g->state_buf, g->state[si].offset};
+        for (int k = 0; k < p->n_saved && g->training; k++)
+            io->saved[k] = arena_at(g, &v[IV_SAVED0 + k]);
+        io->work = arena_at(g, &v[IV_WORK]);
+        g->layers[i].out_grad_first_use = last_consumer(m, i);
+    }
+    g->logits = g->layers[L - 1].io.out;
+    g->dlogits = g->layers[L - 1].io.dout;
+}
+
+static clnet_status alloc_flat(clnet__graph *g)
+{
+    clnet_ctx *ctx = g->ctx;
+    clnet_status st = CLNET_OK;
+    if (g->params_count)
+        st = clnet__buf_create(ctx, g->params_count * sizeof(float), &g->params_buf);
+    if (st == CLNET_OK && g->params_count && g->training)
+        st = clnet__buf_create(ctx, g->params_count * sizeof(float), &g->grads_buf);
+    if (st == CLNET_OK && g->state_count)
+        st = clnet__buf_create(ctx, g->state_count * sizeof(float), &g->state_buf);
+    if (st != CLNET_OK)
+        return st;
+    /* input | labels | stats | xent scratch, each 64-float aligned */
+    const clnet__model_desc *m = g->desc;
+    size_t in_count = (size_t)g->batch * m->channels * m->height * m->width;
+    size_t a = 64, off = 0;
+    g->input = (clnet__tensor){NULL, off};
+    off += (in_count + a - 1) / a * a;
+    g->labels = (clnet__tensor){NULL, off};
+    off += ((size_t)g->batch + a - 1) / a * a;
+    g->stats = (clnet__tensor){NULL, off};
+    off += a;
+    g->xent_work = (clnet__tensor){NULL, off};
+    off += clnet__xent_work_count(g->batch) + a;
+    st = clnet__buf_create(ctx, off * sizeof(float), &g->io_buf);
+    if (st != CLNET_OK)
+        return st;
+    g->input.buf = g->labels.buf = g->stats.buf = g->xent_work.buf = g->io_buf;
+    return clnet__fill(ctx, g->stats, CLNET__STAT_COUNT, 0.0f);
+}
+
+clnet_status clnet__graph_create(clnet_ctx *ctx, const clnet__model_desc *desc,
+                                 int batch, int training, clnet__graph **out)
+{
+    *out = NULL;
+    if (!desc || desc->n_layers < 1)
+        return clnet__fail(ctx, CLNET_EINVAL, "empty model");
+    if (batch != desc->batch)
+        return clnet__fail(ctx, CLNET_EINTERNAL,
+                           "graph batch %d differs from the planned batch %d",
+                           batch, desc->batch);
+    clnet__graph *g = calloc(1, sizeof *g);
+    if (!g)
+        return clnet__fail(ctx, CLNET_ENOMEM, "out of host memory");
+    g->ctx = ctx;
+    g->desc = desc;
+    g->batch = batch;
+    g->training = training;
+    int L = desc->n_layers;
+    g->layers = calloc((size_t)L, sizeof *g->layers);
+    clnet__interval *iv = calloc((size_t)L * IV_PER_LAYER, sizeof *iv);
+    clnet_status st = (!g->layers || !iv)
+                          ? clnet__fail(ctx, CLNET_ENOMEM, "out of host memory")
+                          : collect_params(g);
+    if (st == CLNET_OK)
+        st = alloc_flat(g);
+    if (st == CLNET_OK) {
+        lifetimes(g, iv);
+        size_t n = (size_t)L * IV_PER_LAYER;
+        for (size_t i = 0; i < n; i++)
+            g->naive_bytes += iv[i].bytes;
+        g->arena_bytes = clnet__memplan(iv, n, ARENA_ALIGN);
+        st = clnet__buf_create(ctx, g->arena_bytes ? g->arena_bytes : 256, &g->arena);
+        if (st != CLNET_OK)
+            clnet__fail_prefix(ctx, st, "activation memory for batch %d", batch);
+    }
+    if (st == CLNET_OK)
+        bind_layers(g, iv);
+    free(iv);
+    if (st != CLNET_OK) {
+        clnet__graph_free(g);
+        return st;
+    }
+    *out = g;
+    return CLNET_OK;
+}
+
+void clnet__graph_free(clnet__graph *g)
+{
+    if (!g)
+        return;
+    clnet__buf_release(g->ctx, g->arena);
+    clnet__buf_release(g->ctx, g->params_buf);
+    clnet__buf_release(g->ctx, g->grads_buf);
+    clnet__buf_release(g->ctx, g->state_buf);
+    clnet__buf_release(g->ctx, g->io_buf);
+    free(g->params);
+    free(g->state);
+    free(g->layers);
+    free(g);
+}
+
+void clnet__graph_memory(const clnet__graph *g, size_t *planned, size_t *naive)
+{
+    size_t flat = (g->params_count * (g->training ? 2 : 1) + g->state_count) *
+                  sizeof(float);
+    if (planned)
+        *planned = g->arena_bytes + flat;
+    if (naive)
+        *naive = g->naive_bytes + flat;
+}

@@ -1,0 +1,83 @@
+/* The graph executor: a model description bound to device memory for one
+ * batch size and mode, with forward and backward launch sequences.
+ *
+ * Memory: parameters, their gradients and the persistent state (batchnorm
+ * running statistics) are each one flat buffer, so the optimizer updates all
+ * parameters in one launch and a checkpoint is a few reads. Activations,
+ * activation gradients, saved tensors and scratch are placed by a liveness
+ * plan (memplan.h) in one arena: in training, activation gradients are short
+ * lived and share memory; in inference, activations do too. Nothing is
+ * allocated per step. */
+#ifndef CLNET_GRAPH_H
+#define CLNET_GRAPH_H
+
+#include "io/model_desc.h"
+#include "ocl/ocl.h"
+#include "ops/op.h"
+
+/* One learnable parameter or state tensor inside its flat buffer. */
+typedef struct clnet__param_ref {
+    char name[CLNET__NAME_MAX + 32]; /* PyTorch-style, e.g. "conv1.weight" */
+    int layer;
+    clnet__dims dims;
+    size_t offset, count;    /* floats within the flat buffer */
+    clnet__init init;
+    int decay;
+} clnet__param_ref;
+
+typedef struct clnet__graph_layer {
+    clnet__op_io io;          /* tensors bound for this batch size */
+    int out_grad_first_use;   /* zero its dout before this backward step */
+} clnet__graph_layer;
+
+typedef struct clnet__graph {
+    clnet_ctx *ctx;
+    const clnet__model_desc *desc;   /* borrowed; outlives the graph */
+    int batch;
+    int training;                    /* 1: saved tensors and gradients */
+
+    clnet__graph_layer *layers;      /* desc->n_layers */
+
+    int n_params, n_state;
+    clnet__param_ref *params;        /* weights/biases in params_buf order */
+    clnet__param_ref *state;         /* running stats in state_buf order */
+    size_t params_count, state_count;/* floats */
+    clnet__buf *params_buf, *grads_buf, *state_buf;
+
+    clnet__buf *arena;               /* activations, grads, saved, scratch */
+    size_t arena_bytes;
+    size_t naive_bytes;              /* the same without sharing */
+
+    clnet__tensor input;             /* [batch, C, H, W] */
+    clnet__tensor labels;            /* batch int32 */
+    clnet__tensor logits, dlogits;   /* last layer's output and its grad */
+    clnet__tensor stats;             /* CLNET__STAT_COUNT accumulators */
+    clnet__tensor xent_work;
+    clnet__buf *io_buf;              /* input, labels, stats, xent work */
+} clnet__graph;
+
+/* Binds desc (planned for `batch`) to device memory. Parameters are left
+ * uninitialised (clnet__graph_init_params). */
+clnet_status clnet__graph_create(clnet_ctx *ctx, const clnet__model_desc *desc,
+                                 int batch, int training, clnet__graph **out);
+void clnet__graph_free(clnet__graph *g);
+
+/* Deterministic initialisation of every parameter and state tensor. */
+clnet_status clnet__graph_init_params(clnet__graph *g, uint64_t seed,
+                                      const char *scheme);
+
+/* Enqueues forward for the current input (training: batch statistics,
+ * dropout, saved tensors). step_seed feeds dropout masks. */
+clnet_status clnet__graph_forward(clnet__graph *g, int training,
+                                  uint64_t step_seed);
+/* Loss on the logits against the labels; accumulates into stats and (when
+ * with_grad) writes dlogits. */
+clnet_status clnet__graph_loss(clnet__graph *g, float label_smoothing,
+                               int with_grad);
+/* Zeroes parameter gradients, then enqueues backward in reverse order. */
+clnet_status clnet__graph_backward(clnet__graph *g, uint64_t step_seed);
+
+/* Total bytes of the plan (arena + flat buffers) and the naive sum. */
+void clnet__graph_memory(const clnet__graph *g, size_t *planned, size_t *naive);
+
+#endif

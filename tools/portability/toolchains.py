@@ -76,6 +76,8 @@ class Tools:
         cands += sorted(glob.glob('/usr/local/cuda*/bin/ptxas'), reverse=True)
         self.ptxas = next((c for c in cands if c and os.access(c, os.X_OK)),
                           None)
+        if 'CLNET_PTXAS' in os.environ:  # a path, or empty to leave it out
+            self.ptxas = os.environ['CLNET_PTXAS'] or None
 
     def missing(self, vendor):
         """Why this vendor's targets cannot be compiled here, or None."""

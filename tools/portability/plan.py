@@ -162,7 +162,7 @@ def rows_for(tools, cl_dir, program, extra, spirv_opts, cache):
         opts = spirv_opts[combo_key(c)] + (' ' + extra if extra else '')
         seen[combo_key(c)] = preprocess(tools, cl_dir, program, opts, cache)
     relevant = []
-    for i, g in enumerate(GUARDS):
+    for g in GUARDS:
         for c in combos:
             other = dict(c, **{g: 1 - c[g]})
             if seen[combo_key(c)][0] != seen[combo_key(other)][0]:

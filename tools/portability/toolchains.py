@@ -1,9 +1,10 @@
 """Finding the offline GPU compilers and compiling one program with them.
 
-compile(target, ...) returns a dict: ok, log (errors, or the warnings of a
+compile_program(...) returns a dict: ok, log (errors, or the warnings of a
 successful build), notices (things the reader should know, e.g. a step
 skipped) and kernels {name: metrics}. Metrics per vendor:
-  intel  simd, grf, slm, scratch (spills, bytes/thread), private (bytes/WI)
+  intel  simd, grf, slm, scratch (bytes/thread: private arrays or spills),
+         private (bytes/work-item), spill (bytes IGC says it spilled)
   amd    sgpr, vgpr, sgpr_spill, vgpr_spill, scratch (bytes/lane), lds, occ
   nvidia {arch: {regs, spill_st, spill_ld, smem, stack}} per ptxas arch
   spirv  nothing but validity
@@ -125,16 +126,21 @@ class Tools:
         if self.clang:
             lines.append(run([self.clang, '--version'])[1].splitlines()[0])
         if self.ocloc:
-            igc = sorted(glob.glob('/usr/lib/*/libigc.so.1.*'))
-            lines.append('ocloc with IGC %s' %
-                         (igc[-1].rsplit('.so.', 1)[1] if igc else '?'))
+            # ocloc writes the answer to a file named after the query.
+            with tempfile.TemporaryDirectory() as d:
+                run([self.ocloc, 'query', 'OCL_DRIVER_VERSION'], cwd=d)
+                path = os.path.join(d, 'OCL_DRIVER_VERSION')
+                ver = (open(path).read().strip('\0 \n') if os.path.exists(path)
+                       else '?')
+            lines.append('ocloc from Intel compute-runtime %s' % ver)
         if self.llvm['llvm-spirv']:
             lines.append('llvm-spirv-' + LLVM)
         if self.rocm_libs:
             lines.append('ROCm device libraries in ' + self.rocm_libs)
         if self.ptxas:
-            lines.append(run([self.ptxas, '--version'])[1].strip()
-                         .splitlines()[-1] + ' (ptxas)')
+            rel = [l for l in run([self.ptxas, '--version'])[1].splitlines()
+                   if 'release' in l]
+            lines.append('ptxas (%s): %s' % (self.ptxas, rel[0] if rel else '?'))
         return lines
 
     # -- AMD ----------------------------------------------------------------
@@ -187,8 +193,7 @@ class Tools:
                 use = arch
                 for cand in (arch, 'sm_75', 'sm_80'):
                     ptx = '.version 6.0\n.target sm_70\n.address_size 64\n'
-                    rc, out = run_ptxas(self.ptxas, cand, ptx)
-                    if rc == 0:
+                    if run_ptxas(self.ptxas, cand, ptx)[0] == 0:
                         use = cand
                         break
                 if use != arch:
@@ -361,7 +366,7 @@ COMPILERS = {'intel': compile_intel, 'amd': compile_amd,
              'nvidia': compile_nvidia, 'spirv': compile_spirv}
 
 
-def compile(tools, target, src, cl_dir, options):
+def compile_program(tools, target, src, cl_dir, options):
     with tempfile.TemporaryDirectory(prefix='clnet-k-') as work:
         return COMPILERS[target.vendor](tools, target, src, cl_dir, options,
                                         work)

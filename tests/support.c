@@ -57,17 +57,21 @@ void clnet_test_require_device(void)
         exit(CLNET_TEST_SKIP);
 }
 
-int clnet_test_run(Suite *s)
+static int run(Suite *s, enum fork_status fork_status)
 {
     SRunner *sr = srunner_create(s);
-    /* No fork per test: OpenCL drivers' worker threads (PoCL's among them)
-     * do not survive fork(), so a context made in the parent would hang. */
-    srunner_set_fork_status(sr, CK_NOFORK);
+    srunner_set_fork_status(sr, fork_status);
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);
     return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }
+
+/* No fork per test: OpenCL drivers' worker threads (PoCL's among them) do
+ * not survive fork(), so a context made in the parent would hang. */
+int clnet_test_run(Suite *s) { return run(s, CK_NOFORK); }
+
+int clnet_test_run_forked(Suite *s) { return run(s, CK_FORK); }
 
 void clnet_test_rng_seed(clnet_test_rng *r, uint64_t seed)
 {

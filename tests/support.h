@@ -23,6 +23,10 @@ void clnet_test_require_device(void);
 
 /* Runs a suite (CK_NORMAL output) and returns the process exit status. */
 int clnet_test_run(Suite *s);
+/* The same with each test in a process of its own (a fresh driver and
+ * environment; a crash fails one test). Only for programs whose main()
+ * makes no OpenCL call: the driver's threads would not survive the fork. */
+int clnet_test_run_forked(Suite *s);
 
 /* Deterministic pseudo-random numbers for test data (xorshift64*). */
 typedef struct clnet_test_rng { uint64_t s; } clnet_test_rng;

@@ -3,6 +3,7 @@
  * re-planning (another batch size) and tests cheap without per-step churn. */
 #include "ocl/ocl_private.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -34,12 +35,17 @@ clnet_status clnet__buf_create(clnet_ctx *ctx, size_t bytes, clnet__buf **out)
     if (bytes == 0)
         return clnet__fail(ctx, CLNET_EINVAL, "buffer of 0 bytes requested");
     clnet__ocl *o = &ctx->ocl;
+    /* Checked before any rounding, which could overflow near SIZE_MAX. */
+    if (bytes > o->desc.max_alloc_bytes || bytes > o->desc.global_mem_bytes)
+        return oom(ctx, bytes, 0);
     unsigned c = size_class(bytes);
     size_t cbytes = (size_t)1 << c;
     /* Large buffers are allocated to size: a power-of-two class would waste
-     * up to half of the device's memory. */
-    if (bytes > ((size_t)64 << 20))
+     * up to half of the device's memory, or pass its per-buffer limit. */
+    if (bytes > ((size_t)64 << 20) || cbytes > o->desc.max_alloc_bytes)
         cbytes = (bytes + 4095) & ~(size_t)4095;
+    if (cbytes > o->desc.max_alloc_bytes)
+        cbytes = bytes;
     for (clnet__buf **pp = &o->pool_free[c]; *pp; pp = &(*pp)->next_free) {
         if ((*pp)->class_bytes >= bytes && (*pp)->class_bytes <= cbytes * 2) {
             clnet__buf *b = *pp;
@@ -53,8 +59,6 @@ clnet_status clnet__buf_create(clnet_ctx *ctx, size_t bytes, clnet__buf **out)
             return CLNET_OK;
         }
     }
-    if (cbytes > o->desc.max_alloc_bytes || cbytes > o->desc.global_mem_bytes)
-        return oom(ctx, bytes, 0);
     clnet__buf *b = calloc(1, sizeof *b);
     if (!b)
         return clnet__fail(ctx, CLNET_ENOMEM, "host out of memory");
@@ -135,9 +139,20 @@ clnet_status clnet__buf_read(clnet_ctx *ctx, const clnet__buf *b,
                            : clnet__cl_fail(ctx, e, "clEnqueueReadBuffer");
 }
 
+/* The same for n floats at float offset off, refusing sizes whose byte
+ * count would overflow. */
+static clnet_status check_floats(clnet_ctx *ctx, const clnet__buf *b,
+                                 size_t off, size_t n, const char *what)
+{
+    if (off > SIZE_MAX / 4 || n > SIZE_MAX / 4)
+        return clnet__fail(ctx, CLNET_EINVAL, "%s of %zu floats at float "
+                           "offset %zu is out of range", what, n, off);
+    return check_range(ctx, b, off * 4, n * 4, what);
+}
+
 clnet_status clnet__fill(clnet_ctx *ctx, clnet__tensor t, size_t n, float v)
 {
-    clnet_status st = check_range(ctx, t.buf, t.off * 4, n * 4, "fill");
+    clnet_status st = check_floats(ctx, t.buf, t.off, n, "fill");
     if (st != CLNET_OK || n == 0)
         return st;
     cl_int e = clEnqueueFillBuffer(ctx->ocl.queue, t.buf->mem, &v, sizeof v,
@@ -149,9 +164,9 @@ clnet_status clnet__fill(clnet_ctx *ctx, clnet__tensor t, size_t n, float v)
 clnet_status clnet__copy(clnet_ctx *ctx, clnet__tensor dst, clnet__tensor src,
                          size_t n)
 {
-    clnet_status st = check_range(ctx, dst.buf, dst.off * 4, n * 4, "copy");
+    clnet_status st = check_floats(ctx, dst.buf, dst.off, n, "copy");
     if (st == CLNET_OK)
-        st = check_range(ctx, src.buf, src.off * 4, n * 4, "copy");
+        st = check_floats(ctx, src.buf, src.off, n, "copy");
     if (st != CLNET_OK || n == 0)
         return st;
     cl_int e = clEnqueueCopyBuffer(ctx->ocl.queue, src.buf->mem, dst.buf->mem,

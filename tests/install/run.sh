@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs the build into a temporary DESTDIR, then builds tests/install/use.c
+# against it through pkg-config, linked shared and (whole archive) static, and
+# runs both and the installed clnet-info. usage: run.sh BUILD_DIR SOURCE_DIR
+set -euo pipefail
+build=$1 src=$2
+dest=$(mktemp -d)
+trap 'rm -rf "$dest"' EXIT
+
+meson install -C "$build" --destdir "$dest" --no-rebuild --quiet
+pc=$(find "$dest" -name clnet.pc)
+[[ -n $pc ]] || { echo "clnet.pc not installed" >&2; exit 1; }
+libdir=$(dirname "$(dirname "$pc")")
+export PKG_CONFIG_PATH=$(dirname "$pc") PKG_CONFIG_SYSROOT_DIR=$dest
+cc=${CC:-cc}
+
+"$cc" -std=c11 -Wall -Wextra -Wpedantic -Werror "$src/use.c" -o "$dest/use" \
+    $(pkg-config --cflags --libs clnet)
+LD_LIBRARY_PATH=$libdir "$dest/use"
+
+# Every object of the archive, so Requires.private/Libs.private must name
+# every library any part of clnet needs.
+"$cc" -std=c11 "$src/use.c" -o "$dest/use-static" $(pkg-config --cflags clnet) \
+    -Wl,--whole-archive "$libdir/libclnet.a" -Wl,--no-whole-archive \
+    $(pkg-config --static --libs clnet | sed 's/-lclnet//')
+"$dest/use-static"
+
+bin=$(find "$dest" -name clnet-info -type f)
+LD_LIBRARY_PATH=$libdir "$bin" --version

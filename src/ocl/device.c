@@ -7,12 +7,37 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void get_str(cl_device_id d, cl_device_info what, char *buf, size_t cap)
+/* Copies an info string into buf, cut to fit: a direct query into a short
+ * buffer fails with CL_INVALID_VALUE and would leave the field empty. */
+static void keep_str(char *tmp, size_t len, cl_int err, char *buf, size_t cap)
 {
     buf[0] = '\0';
-    if (clGetDeviceInfo(d, what, cap, buf, NULL) != CL_SUCCESS)
-        buf[0] = '\0';
-    buf[cap - 1] = '\0';
+    if (tmp && err == CL_SUCCESS) {
+        tmp[len] = '\0';
+        clnet__strlcpy(buf, tmp, cap);
+    }
+    free(tmp);
+}
+
+static void get_str(cl_device_id d, cl_device_info what, char *buf, size_t cap)
+{
+    size_t len = 0;
+    cl_int e = clGetDeviceInfo(d, what, 0, NULL, &len);
+    char *tmp = e == CL_SUCCESS ? malloc(len + 1) : NULL;
+    if (tmp)
+        e = clGetDeviceInfo(d, what, len, tmp, NULL);
+    keep_str(tmp, len, e, buf, cap);
+}
+
+static void get_pstr(cl_platform_id p, cl_platform_info what, char *buf,
+                     size_t cap)
+{
+    size_t len = 0;
+    cl_int e = clGetPlatformInfo(p, what, 0, NULL, &len);
+    char *tmp = e == CL_SUCCESS ? malloc(len + 1) : NULL;
+    if (tmp)
+        e = clGetPlatformInfo(p, what, len, tmp, NULL);
+    keep_str(tmp, len, e, buf, cap);
 }
 
 static int has_extension(cl_device_id d, const char *ext)
@@ -41,12 +66,9 @@ void clnet__device_describe(cl_platform_id p, cl_device_id d,
                             clnet_device_desc *o)
 {
     memset(o, 0, sizeof *o);
-    clGetPlatformInfo(p, CL_PLATFORM_NAME, sizeof o->platform_name,
-                      o->platform_name, NULL);
-    clGetPlatformInfo(p, CL_PLATFORM_VERSION, sizeof o->platform_version,
-                      o->platform_version, NULL);
-    o->platform_name[sizeof o->platform_name - 1] = '\0';
-    o->platform_version[sizeof o->platform_version - 1] = '\0';
+    get_pstr(p, CL_PLATFORM_NAME, o->platform_name, sizeof o->platform_name);
+    get_pstr(p, CL_PLATFORM_VERSION, o->platform_version,
+             sizeof o->platform_version);
     get_str(d, CL_DEVICE_NAME, o->name, sizeof o->name);
     get_str(d, CL_DEVICE_VENDOR, o->vendor, sizeof o->vendor);
     get_str(d, CL_DRIVER_VERSION, o->driver_version, sizeof o->driver_version);

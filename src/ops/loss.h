@@ -26,7 +26,11 @@ size_t clnet__xent_work_count(int n);
  * accumulated: it is the root of backward) with scale * (softmax - q) / n,
  * i.e. the gradient of the batch-mean loss times scale. stats (CLNET__STAT_
  * COUNT floats) is accumulated into. A label outside [0, k) counts as wrong,
- * adds no loss and no gradient. */
+ * adds no loss and no gradient (its dlogits row is 0) but counts as a sample.
+ * Top-1/top-5: a sample is a hit when fewer than 1/5 classes have a logit
+ * strictly greater than the label's, so ties go in favour of the label (all
+ * logits equal is a top-1 hit); a NaN label logit is never a hit.
+ * dlogits may be the same tensor as logits. */
 clnet_status clnet__xent(clnet_ctx *ctx, int n, int k, float smoothing,
                          float scale, clnet__tensor logits,
                          clnet__tensor labels, clnet__tensor dlogits,

@@ -1,5 +1,6 @@
 #include "support.h"
 
+#include <CL/cl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/wait.h>
@@ -12,16 +13,24 @@ static void test_log(void *user, clnet_log_level level, const char *msg)
         fprintf(stderr, "clnet: %s\n", msg);
 }
 
+/* Skip only without any platform: a platform that offers no device (a
+ * broken driver install) should fail the tests, not hide them. */
+static int no_platform(void)
+{
+    cl_uint n = 0;
+    cl_int e = clGetPlatformIDs(0, NULL, &n);
+    if (e != CL_SUCCESS || n == 0) {
+        fprintf(stderr, "skipping: no OpenCL platform (clGetPlatformIDs: %d, "
+                        "%u platforms)\n", (int)e, (unsigned)n);
+        return 1;
+    }
+    return 0;
+}
+
 clnet_ctx *clnet_test_ctx(void)
 {
-    clnet_device_desc *list = NULL;
-    size_t n = 0;
-    char err[512];
-    if (clnet_devices_list(&list, &n, err, sizeof err) == CLNET_ENODEV) {
-        fprintf(stderr, "skipping: %s\n", err);
+    if (no_platform())
         exit(CLNET_TEST_SKIP);
-    }
-    clnet_devices_free(list);
     clnet_ctx_settings s;
     clnet_ctx_default_settings(&s);
     s.log = test_log;
@@ -40,16 +49,8 @@ void clnet_test_require_device(void)
 {
     fflush(NULL);
     pid_t pid = fork();
-    if (pid == 0) {
-        clnet_device_desc *list = NULL;
-        size_t n = 0;
-        char err[512];
-        clnet_status st = clnet_devices_list(&list, &n, err, sizeof err);
-        if (st == CLNET_ENODEV)
-            fprintf(stderr, "skipping: %s\n", err);
-        clnet_devices_free(list);
-        _exit(st == CLNET_ENODEV ? CLNET_TEST_SKIP : 0);
-    }
+    if (pid == 0)
+        _exit(no_platform() ? CLNET_TEST_SKIP : 0);
     int status = 0;
     if (pid < 0 || waitpid(pid, &status, 0) != pid)
         return; /* cannot probe: let the tests find out */

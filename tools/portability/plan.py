@@ -18,7 +18,8 @@ import tempfile
 from targets import GUARDS
 from toolchains import run
 
-KERNEL_RE = re.compile(r'\b(?:__)?kernel\b[^;{}]*?\bvoid\s+(\w+)\s*\(')
+KERNEL_RE = re.compile(r'\b(?:__)?kernel\b[^;{}]*?\bvoid\s+'
+                       r'(?:__attribute__\s*\(\(.*?\)\)\s*)?(\w+)\s*\(')
 PARAM_RE = re.compile(r'^\s*#\s*ifndef\s+(\w+)\s*\n\s*#\s*define\s+\1\b', re.M)
 
 

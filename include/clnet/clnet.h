@@ -181,4 +181,8 @@ void clnet_devices_free(clnet_device_desc *list);
 #ifdef __cplusplus
 }
 #endif
+
+/* Models: loading, training steps, inference, checkpoints. */
+#include "clnet/model.h"
+
 #endif /* CLNET_CLNET_H */

@@ -14,6 +14,21 @@ static uint64_t layer_seed(uint64_t step_seed, int layer)
     return (hi << 32) | lo;
 }
 
+/* The layer's bound tensors, with the network input taken from the slot in
+ * use for this step. */
+static clnet__op_io layer_io(const clnet__graph *g, int i, int training,
+                             uint64_t step_seed)
+{
+    clnet__op_io io = g->layers[i].io;
+    const clnet__layer_desc *l = &g->desc->layers[i];
+    for (int k = 0; k < l->n_in; k++)
+        if (l->from[k] < 0)
+            io.in[k] = g->input;
+    io.training = training;
+    io.seed = layer_seed(step_seed, i);
+    return io;
+}
+
 static clnet_status layer_error(clnet__graph *g, int i, clnet_status st,
                                 const char *phase)
 {
@@ -30,9 +45,7 @@ clnet_status clnet__graph_forward(clnet__graph *g, int training,
                            "training forward on an inference-only graph");
     for (int i = 0; i < g->desc->n_layers; i++) {
         const clnet__layer_desc *l = &g->desc->layers[i];
-        clnet__op_io io = g->layers[i].io;
-        io.training = training;
-        io.seed = layer_seed(step_seed, i);
+        clnet__op_io io = layer_io(g, i, training, step_seed);
         clnet_status st = l->op->forward(g->ctx, l->params, &io);
         if (st != CLNET_OK)
             return layer_error(g, i, st, "forward");
@@ -40,13 +53,16 @@ clnet_status clnet__graph_forward(clnet__graph *g, int training,
     return CLNET_OK;
 }
 
-clnet_status clnet__graph_loss(clnet__graph *g, float label_smoothing,
+clnet_status clnet__graph_loss(clnet__graph *g, int n, float label_smoothing,
                                int with_grad)
 {
     clnet__tensor none = {0};
     if (with_grad && !g->training)
         return clnet__fail(g->ctx, CLNET_EINVAL, "loss gradient on an inference graph");
-    return clnet__xent(g->ctx, g->batch, g->desc->classes, label_smoothing, 1.0f,
+    if (n < 1 || n > g->batch)
+        return clnet__fail(g->ctx, CLNET_EINVAL, "loss over %d rows of a batch of %d",
+                           n, g->batch);
+    return clnet__xent(g->ctx, n, g->desc->classes, label_smoothing, 1.0f,
                        g->logits, g->labels, with_grad ? g->dlogits : none,
                        g->stats, g->xent_work);
 }
@@ -70,9 +86,7 @@ clnet_status clnet__graph_backward(clnet__graph *g, uint64_t step_seed)
                     return st;
             }
         const clnet__layer_desc *l = &g->desc->layers[j];
-        clnet__op_io io = g->layers[j].io;
-        io.training = 1;
-        io.seed = layer_seed(step_seed, j);
+        clnet__op_io io = layer_io(g, j, 1, step_seed);
         st = l->op->backward(g->ctx, l->params, &io);
         if (st != CLNET_OK)
             return layer_error(g, j, st, "backward");

@@ -178,14 +178,16 @@ static clnet_status alloc_flat(clnet__graph *g)
         st = clnet__buf_create(ctx, g->state_count * sizeof(float), &g->state_buf);
     if (st != CLNET_OK)
         return st;
-    /* input | labels | stats | xent scratch, each 64-float aligned */
+    /* input x2 | labels x2 | stats | xent scratch, each 64-float aligned */
     const clnet__model_desc *m = g->desc;
     size_t in_count = (size_t)g->batch * m->channels * m->height * m->width;
     size_t a = 64, off = 0;
-    g->input = (clnet__tensor){NULL, off};
-    off += (in_count + a - 1) / a * a;
-    g->labels = (clnet__tensor){NULL, off};
-    off += ((size_t)g->batch + a - 1) / a * a;
+    for (int s = 0; s < 2; s++) {
+        g->input_slot[s] = (clnet__tensor){NULL, off};
+        off += (in_count + a - 1) / a * a;
+        g->labels_slot[s] = (clnet__tensor){NULL, off};
+        off += ((size_t)g->batch + a - 1) / a * a;
+    }
     g->stats = (clnet__tensor){NULL, off};
     off += a;
     g->xent_work = (clnet__tensor){NULL, off};
@@ -193,8 +195,12 @@ static clnet_status alloc_flat(clnet__graph *g)
     st = clnet__buf_create(ctx, off * sizeof(float), &g->io_buf);
     if (st != CLNET_OK)
         return st;
-    g->input.buf = g->labels.buf = g->stats.buf = g->xent_work.buf = g->io_buf;
-    return clnet__fill(ctx, g->stats, CLNET__STAT_COUNT, 0.0f);
+    for (int s = 0; s < 2; s++)
+        g->input_slot[s].buf = g->labels_slot[s].buf = g->io_buf;
+    g->stats.buf = g->xent_work.buf = g->io_buf;
+    clnet__graph_use_slot(g, 0);
+    /* the counters and one float after them (the optimizer's flag) */
+    return clnet__fill(ctx, g->stats, CLNET__STAT_COUNT + 1, 0.0f);
 }
 
 clnet_status clnet__graph_create(clnet_ctx *ctx, const clnet__model_desc *desc,
@@ -256,6 +262,12 @@ void clnet__graph_free(clnet__graph *g)
     free(g->state);
     free(g->layers);
     free(g);
+}
+
+void clnet__graph_use_slot(clnet__graph *g, int slot)
+{
+    g->input = g->input_slot[slot & 1];
+    g->labels = g->labels_slot[slot & 1];
 }
 
 void clnet__graph_memory(const clnet__graph *g, size_t *planned, size_t *naive)

@@ -48,6 +48,9 @@ typedef struct clnet__graph {
     size_t arena_bytes;
     size_t naive_bytes;              /* the same without sharing */
 
+    /* Two input/label slots, so the next batch uploads while the current
+     * one computes; input/labels are the slot the next step reads. */
+    clnet__tensor input_slot[2], labels_slot[2];
     clnet__tensor input;             /* [batch, C, H, W] */
     clnet__tensor labels;            /* batch int32 */
     clnet__tensor logits, dlogits;   /* last layer's output and its grad */
@@ -70,10 +73,12 @@ clnet_status clnet__graph_init_params(clnet__graph *g, uint64_t seed,
  * dropout, saved tensors). step_seed feeds dropout masks. */
 clnet_status clnet__graph_forward(clnet__graph *g, int training,
                                   uint64_t step_seed);
-/* Loss on the logits against the labels; accumulates into stats and (when
- * with_grad) writes dlogits. */
-clnet_status clnet__graph_loss(clnet__graph *g, float label_smoothing,
+/* Loss on the first n rows of the logits against the labels; accumulates
+ * into stats and (when with_grad) writes dlogits. */
+clnet_status clnet__graph_loss(clnet__graph *g, int n, float label_smoothing,
                                int with_grad);
+/* Makes slot 0 or 1 the input of the next forward/backward. */
+void clnet__graph_use_slot(clnet__graph *g, int slot);
 /* Zeroes parameter gradients, then enqueues backward in reverse order. */
 clnet_status clnet__graph_backward(clnet__graph *g, uint64_t step_seed);
 

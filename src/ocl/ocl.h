@@ -126,6 +126,17 @@ clnet_status clnet__upload_wait(clnet_ctx *ctx, clnet__upload *up);
 
 clnet_status clnet__finish(clnet_ctx *ctx);  /* waits for the compute queue */
 
+/* A point in the compute queue (events.c): uploads can wait for the work
+ * enqueued before it, e.g. the step that still reads an input slot. */
+typedef struct clnet__marker { cl_event ev; } clnet__marker;
+clnet_status clnet__marker_record(clnet_ctx *ctx, clnet__marker *m);
+void clnet__marker_clear(clnet__marker *m);
+/* clnet__upload_start that first waits (on the device) for marker m. */
+clnet_status clnet__upload_after(clnet_ctx *ctx, clnet__buf *b,
+                                 size_t off_bytes, size_t bytes,
+                                 const void *src, const clnet__marker *m,
+                                 clnet__upload *up);
+
 /* ---- kernel sources (sources.c, embedded by the build) ------------------ */
 /* The source of program `name` (cl/<name>.cl) with #include "common.h"
  * inlined; from $CLNET_KERNEL_DIR when set, else the embedded copy.

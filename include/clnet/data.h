@@ -1,0 +1,152 @@
+/*
+ * clnet datasets: image folders (one subfolder per class) decoded, resized,
+ * augmented and batched by worker threads ahead of the compute.
+ *
+ * Overview
+ *   clnet_dataset_open scans ROOT/<class>/... (classes sorted by name as
+ *   PyTorch's ImageFolder does; files found recursively, in sorted order;
+ *   hidden files and folders skipped; PNG, JPEG, BMP, GIF (first frame), TGA
+ *   and PNM by extension, case-insensitive). A clnet_loader then produces
+ *   batches of float32 NCHW images with int32 labels in host memory that
+ *   stays valid until the next call, filled by worker threads while the
+ *   device computes.
+ *
+ * Example
+ *   clnet_dataset_settings ds;
+ *   clnet_dataset_default_settings(&ds);
+ *   ds.channels = 1; ds.height = 28; ds.width = 28;
+ *   clnet_dataset *train = NULL;
+ *   if (clnet_dataset_open(ctx, "data/fashion/train", &ds, &train) != CLNET_OK)
+ *       fail(clnet_errmsg(ctx));
+ *   clnet_loader_settings ls;
+ *   clnet_loader_default_settings(&ls);
+ *   ls.batch = 64; ls.shuffle = 1; ls.augment = CLNET_AUG_FLIP;
+ *   clnet_loader *ld = NULL;
+ *   clnet_loader_create(ctx, train, &ls, &ld);
+ *   clnet_loader_start_epoch(ld, 0);
+ *   const clnet_batch *b;
+ *   while (clnet_loader_next(ld, &b) == CLNET_OK && b)
+ *       use(b->images, b->labels, b->n);
+ *   clnet_loader_free(ld);
+ *   clnet_dataset_free(train);
+ *
+ * Ownership and threads
+ *   A loader borrows its dataset (free the loader first). Batches are owned
+ *   by the loader. A loader's functions are called from one thread; its
+ *   workers are internal. Bad image files never stop a loader: each is
+ *   skipped once with a warning through the context's log callback and
+ *   counted (clnet_loader_skipped).
+ */
+#ifndef CLNET_DATA_H
+#define CLNET_DATA_H
+
+#include "clnet/clnet.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct clnet_dataset clnet_dataset;
+typedef struct clnet_loader clnet_loader;
+
+typedef struct clnet_dataset_settings {
+    int channels, height, width;  /* every image is converted to this */
+    int limit_per_class;          /* > 0: only the first N files per class */
+    uint64_t max_pixels;          /* larger images are skipped (default 64M) */
+} clnet_dataset_settings;
+
+void clnet_dataset_default_settings(clnet_dataset_settings *s);
+
+/* Errors before any compute: a missing or unreadable root, fewer than two
+ * classes, an empty class folder, no image files at all. */
+clnet_status clnet_dataset_open(clnet_ctx *ctx, const char *root,
+                                const clnet_dataset_settings *s,
+                                clnet_dataset **out);
+/* Opens a validation folder whose classes must equal like's (same names,
+ * same order); a mismatch is a clear error naming the classes. */
+clnet_status clnet_dataset_open_like(clnet_ctx *ctx, const char *root,
+                                     const clnet_dataset *like,
+                                     clnet_dataset **out);
+/* Stratified split: about `fraction` of each class goes to *val, chosen by
+ * seed; both share the files of ds (ds must outlive them). */
+clnet_status clnet_dataset_split(clnet_ctx *ctx, const clnet_dataset *ds,
+                                 double fraction, uint64_t seed,
+                                 clnet_dataset **train, clnet_dataset **val);
+void clnet_dataset_free(clnet_dataset *ds);
+
+size_t clnet_dataset_size(const clnet_dataset *ds);
+int clnet_dataset_classes(const clnet_dataset *ds);
+const char *clnet_dataset_class_name(const clnet_dataset *ds, int i);
+size_t clnet_dataset_class_count(const clnet_dataset *ds, int i);
+/* Path of file i (in dataset order) and its label. Borrowed. */
+const char *clnet_dataset_path(const clnet_dataset *ds, size_t i, int *label);
+
+/* Per-channel mean and standard deviation (of pixel values in [0, 1]) over
+ * up to `samples` images spread evenly through the dataset. */
+clnet_status clnet_dataset_measure(clnet_ctx *ctx, const clnet_dataset *ds,
+                                   size_t samples, float *mean, float *std);
+
+/* Decodes one image file into channels x height x width floats in [0, 1]
+ * (converted and resized as the dataset settings say). Errors name the file
+ * and the reason (CLNET_EFORMAT for undecodable or over-large images). */
+clnet_status clnet_image_load(clnet_ctx *ctx, const char *path,
+                              const clnet_dataset_settings *s, float *out);
+
+enum {
+    CLNET_AUG_FLIP = 1,          /* horizontal flip, p = 0.5 */
+    CLNET_AUG_CROP = 2,          /* pad by crop_pad, random crop back */
+    CLNET_AUG_RESIZED_CROP = 4   /* random resized crop, scale 0.08..1 */
+};
+
+typedef enum clnet_cache_mode {
+    CLNET_CACHE_AUTO = 0,        /* cache decoded images if they fit */
+    CLNET_CACHE_ON = 1,
+    CLNET_CACHE_OFF = 2
+} clnet_cache_mode;
+
+typedef struct clnet_loader_settings {
+    int batch;
+    int shuffle;                 /* reshuffle every epoch (seed, epoch) */
+    int drop_last;               /* skip a final partial batch */
+    uint64_t seed;
+    int threads;                 /* 0: number of cores */
+    unsigned augment;            /* CLNET_AUG_* flags */
+    int crop_pad;                /* CLNET_AUG_CROP padding (default 4) */
+    const float *mean, *std;     /* per channel; NULL: 0 and 1 */
+    clnet_cache_mode cache;
+    size_t cache_budget_bytes;   /* AUTO: cache when decoded size fits */
+    int prefetch;                /* batches prepared ahead (default 3) */
+} clnet_loader_settings;
+
+void clnet_loader_default_settings(clnet_loader_settings *s);
+
+typedef struct clnet_batch {
+    const float *images;         /* n x C x H x W, normalised */
+    const int32_t *labels;       /* n */
+    const uint32_t *indices;     /* n dataset indices (for reports) */
+    int n;
+    uint64_t index;              /* batch number within the epoch */
+} clnet_batch;
+
+clnet_status clnet_loader_create(clnet_ctx *ctx, const clnet_dataset *ds,
+                                 const clnet_loader_settings *s,
+                                 clnet_loader **out);
+void clnet_loader_free(clnet_loader *ld);
+
+/* Starts epoch `epoch` at batch `first_batch` (0, or a resume position):
+ * the order depends only on (seed, epoch), so a resumed run sees the same
+ * batches. */
+clnet_status clnet_loader_start_epoch(clnet_loader *ld, uint32_t epoch,
+                                      uint64_t first_batch);
+/* Next batch of the epoch, or *out = NULL at its end. The batch stays valid
+ * until the next clnet_loader_next/start_epoch/free. */
+clnet_status clnet_loader_next(clnet_loader *ld, const clnet_batch **out);
+/* Batches per epoch with the loader's settings. */
+uint64_t clnet_loader_batches(const clnet_loader *ld);
+/* Files skipped as unreadable so far (each is reported once). */
+size_t clnet_loader_skipped(const clnet_loader *ld);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* CLNET_DATA_H */

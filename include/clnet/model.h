@@ -1,0 +1,147 @@
+/*
+ * clnet models: load a network from a model file, train it batch by batch,
+ * run inference, save and resume checkpoints.
+ *
+ * Overview
+ *   A clnet_model is a network (from a models/NAME.cfg file) bound to a
+ *   context's device for one batch size: its parameters, gradients,
+ *   optimizer state and activations stay on the device. The host uploads a
+ *   batch (non-blocking), enqueues a step, and reads back only the running
+ *   loss/accuracy counters, when it asks for them.
+ *
+ * Example: train on synthetic data, save, reload
+ *   clnet_model_settings ms;
+ *   clnet_model_default_settings(&ms);
+ *   ms.batch = 32;
+ *   clnet_model *m = NULL;
+ *   if (clnet_model_load(ctx, "models/lenet.cfg", &ms, &m) != CLNET_OK)
+ *       fail(clnet_errmsg(ctx));
+ *   clnet_model_info info;
+ *   clnet_model_get_info(m, &info);        // input shape, classes, sizes
+ *   clnet_train_settings ts;
+ *   clnet_model_get_train_settings(m, &ts); // the file's [train] recipe
+ *   ts.lr = 0.05f;
+ *   clnet_model_set_train_settings(m, &ts);
+ *   for (int step = 0; step < 100; step++) {
+ *       make_batch(images, labels);         // 32 x C x H x W floats, 32 labels
+ *       clnet_model_set_batch(m, images, labels, 32);
+ *       clnet_model_train_step(m);          // errors: check the status
+ *   }
+ *   clnet_stats st;
+ *   clnet_model_read_stats(m, &st, 1);      // the one host/device sync
+ *   printf("loss %.3f acc %.3f\n", st.loss_sum / st.samples,
+ *          st.correct / st.samples);
+ *   clnet_model_save(m, "run/last.safetensors", NULL);
+ *   clnet_model_free(m);
+ *
+ * Ownership and threads
+ *   clnet_model_free releases everything the model allocated; the context
+ *   must outlive its models. A model is used by one thread at a time.
+ */
+#ifndef CLNET_MODEL_H
+#define CLNET_MODEL_H
+
+#include "clnet/clnet.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct clnet_model clnet_model;
+
+typedef struct clnet_model_settings {
+    int batch;          /* 0: the model file's [net] batch */
+    int training;       /* 1 (default): gradients and optimizer state too */
+    uint64_t seed;      /* initialisation and dropout masks (default 1) */
+    const char *init;   /* NULL/"kaiming_uniform", "kaiming_normal",
+                           "xavier", "torch" (PyTorch's default init) */
+} clnet_model_settings;
+
+void clnet_model_default_settings(clnet_model_settings *s);
+
+/* Loads a model file and initialises its parameters. Errors name the file
+ * and line (clnet_errmsg(ctx)). */
+clnet_status clnet_model_load(clnet_ctx *ctx, const char *cfg_path,
+                              const clnet_model_settings *s, clnet_model **out);
+/* The same from text; label names it in messages. */
+clnet_status clnet_model_load_string(clnet_ctx *ctx, const char *label,
+                                     const char *cfg_text,
+                                     const clnet_model_settings *s,
+                                     clnet_model **out);
+void clnet_model_free(clnet_model *m);
+
+typedef struct clnet_model_info {
+    int channels, height, width;   /* input of one image */
+    int classes;
+    int batch;                     /* the batch size the model is bound to */
+    int layers;
+    size_t params;                 /* learnable parameters */
+    size_t memory_planned;         /* device bytes with the memory plan */
+    size_t memory_naive;           /* device bytes without sharing */
+} clnet_model_info;
+
+clnet_status clnet_model_get_info(const clnet_model *m, clnet_model_info *out);
+
+typedef enum clnet_optimizer {
+    CLNET_OPTIM_SGD = 0,
+    CLNET_OPTIM_ADAM = 1,
+    CLNET_OPTIM_ADAMW = 2
+} clnet_optimizer;
+
+typedef struct clnet_train_settings {
+    clnet_optimizer optimizer;
+    float lr;               /* the learning rate of the next steps */
+    float momentum;         /* SGD */
+    int nesterov;           /* SGD */
+    float weight_decay;     /* L2 (SGD, Adam) or decoupled (AdamW); never
+                               applied to biases and batchnorm parameters */
+    float beta1, beta2, eps;/* Adam, AdamW */
+    float clip_norm;        /* > 0: clip gradients to this global norm */
+    float label_smoothing;  /* softmax cross-entropy */
+} clnet_train_settings;
+
+/* The recipe of the model file's [train] section over built-in defaults
+ * (SGD, lr 0.01, momentum 0.9, no decay). */
+clnet_status clnet_model_get_train_settings(const clnet_model *m,
+                                            clnet_train_settings *out);
+clnet_status clnet_model_set_train_settings(clnet_model *m,
+                                            const clnet_train_settings *s);
+/* Changes only the learning rate (schedules call this every step). */
+clnet_status clnet_model_set_lr(clnet_model *m, float lr);
+
+/* Starts copying a batch to the device without waiting: images are n x C x
+ * H x W float32 (NCHW), labels n int32 class indices (NULL for predict).
+ * 1 <= n <= batch; a training step needs a full batch. Both arrays must stay
+ * valid and unchanged until the next step call on this model returns. */
+clnet_status clnet_model_set_batch(clnet_model *m, const float *images,
+                                   const int32_t *labels, int n);
+
+/* Forward (training mode), loss, backward and one optimizer update on the
+ * last batch set; adds to the running counters. Does not wait for the
+ * device. */
+clnet_status clnet_model_train_step(clnet_model *m);
+/* Forward (inference mode) and loss counters only. */
+clnet_status clnet_model_eval_step(clnet_model *m);
+/* Forward (inference mode) and softmax: copies n x classes probabilities. */
+clnet_status clnet_model_predict(clnet_model *m, float *probs);
+
+typedef struct clnet_stats {
+    double loss_sum;        /* sum of per-sample losses */
+    double correct;         /* top-1 correct samples */
+    double correct5;        /* top-5 correct samples */
+    double samples;
+    int nonfinite;          /* a NaN/Inf was seen in the loss */
+} clnet_stats;
+
+/* Waits for the device and reads the counters accumulated since the last
+ * reset; reset = 1 zeroes them. */
+clnet_status clnet_model_read_stats(clnet_model *m, clnet_stats *out,
+                                    int reset);
+
+/* Steps taken (training steps since creation or since the checkpoint). */
+uint64_t clnet_model_step(const clnet_model *m);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* CLNET_MODEL_H */

@@ -1,0 +1,205 @@
+/* The public model API: a parsed model file + its graph + an optimizer. */
+#include "graph/model_impl.h"
+
+#include "core/ctx.h"
+#include "ops/loss.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+void clnet_model_default_settings(clnet_model_settings *s)
+{
+    if (!s)
+        return;
+    memset(s, 0, sizeof *s);
+    s->training = 1;
+    s->seed = 1;
+}
+
+/* Built-in recipe, then whatever the model file's [train] section sets. */
+static void recipe_from_desc(const clnet__model_desc *d, clnet_train_settings *t)
+{
+    *t = (clnet_train_settings){
+        .optimizer = CLNET_OPTIM_SGD, .lr = 0.01f, .momentum = 0.9f,
+        .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f,
+    };
+    const clnet__train_desc *f = &d->train;
+    if (strcmp(f->optimizer, "adam") == 0)
+        t->optimizer = CLNET_OPTIM_ADAM;
+    else if (strcmp(f->optimizer, "adamw") == 0)
+        t->optimizer = CLNET_OPTIM_ADAMW;
+    if (t->optimizer != CLNET_OPTIM_SGD)
+        t->lr = 0.001f;
+    if (f->lr >= 0)
+        t->lr = f->lr;
+    if (f->momentum >= 0)
+        t->momentum = f->momentum;
+    if (f->nesterov >= 0)
+        t->nesterov = f->nesterov;
+    if (f->weight_decay >= 0)
+        t->weight_decay = f->weight_decay;
+    if (f->beta1 >= 0)
+        t->beta1 = f->beta1;
+    if (f->beta2 >= 0)
+        t->beta2 = f->beta2;
+    if (f->adam_eps >= 0)
+        t->eps = f->adam_eps;
+    if (f->clip_norm >= 0)
+        t->clip_norm = f->clip_norm;
+    if (f->label_smoothing >= 0)
+        t->label_smoothing = f->label_smoothing;
+}
+
+static clnet_status model_create(clnet_ctx *ctx, clnet__model_desc *desc,
+                                 const clnet_model_settings *s, clnet_model **out)
+{
+    clnet_model *m = calloc(1, sizeof *m);
+    if (!m) {
+        clnet__model_desc_free(desc);
+        return clnet__fail(ctx, CLNET_ENOMEM, "out of host memory");
+    }
+    m->ctx = ctx;
+    m->desc = desc;
+    m->settings = *s;
+    recipe_from_desc(desc, &m->recipe);
+    clnet_status st = clnet__graph_create(ctx, desc, desc->batch, s->training, &m->graph);
+    if (st == CLNET_OK)
+        st = clnet__graph_init_params(m->graph, s->seed, s->init);
+    if (st == CLNET_OK && s->training)
+        st = clnet__model_optim_create(m);
+    if (st != CLNET_OK) {
+        clnet_model_free(m);
+        return st;
+    }
+    *out = m;
+    return CLNET_OK;
+}
+
+clnet_status clnet_model_load_string(clnet_ctx *ctx, const char *label,
+                                     const char *cfg_text,
+                                     const clnet_model_settings *s,
+                                     clnet_model **out)
+{
+    if (!ctx || !cfg_text || !out)
+        return clnet__fail(ctx, CLNET_EINVAL, "clnet_model_load_string: NULL argument");
+    *out = NULL;
+    clnet_model_settings defaults;
+    if (!s) {
+        clnet_model_default_settings(&defaults);
+        s = &defaults;
+    }
+    if (s->batch < 0)
+        return clnet__fail(ctx, CLNET_EINVAL, "batch size %d < 0", s->batch);
+    clnet__model_desc *desc = NULL;
+    clnet_status st = clnet__model_parse(ctx, label ? label : "<string>", cfg_text,
+                                         s->batch, &desc);
+    if (st != CLNET_OK)
+        return st;
+    return model_create(ctx, desc, s, out);
+}
+
+clnet_status clnet_model_load(clnet_ctx *ctx, const char *cfg_path,
+                              const clnet_model_settings *s, clnet_model **out)
+{
+    if (!ctx || !cfg_path || !out)
+        return clnet__fail(ctx, CLNET_EINVAL, "clnet_model_load: NULL argument");
+    char *text = NULL;
+    clnet_status st = clnet__read_file(ctx, cfg_path, &text, NULL);
+    if (st != CLNET_OK)
+        return st;
+    st = clnet_model_load_string(ctx, cfg_path, text, s, out);
+    free(text);
+    return st;
+}
+
+void clnet_model_free(clnet_model *m)
+{
+    if (!m)
+        return;
+    if (m->ctx)
+        clnet__finish(m->ctx);
+    for (int i = 0; i < 2; i++) {
+        clnet__upload_wait(m->ctx, &m->upload[i].images);
+        clnet__upload_wait(m->ctx, &m->upload[i].labels);
+        clnet__marker_clear(&m->slot_done[i]);
+    }
+    clnet__model_optim_free(m);
+    clnet__graph_free(m->graph);
+    clnet__model_desc_free(m->desc);
+    free(m->meta_text);
+    free(m);
+}
+
+clnet_status clnet_model_get_info(const clnet_model *m, clnet_model_info *out)
+{
+    if (!m || !out)
+        return CLNET_EINVAL;
+    const clnet__model_desc *d = m->desc;
+    *out = (clnet_model_info){
+        .channels = d->channels, .height = d->height, .width = d->width,
+        .classes = d->classes, .batch = m->graph->batch, .layers = d->n_layers,
+        .params = m->graph->params_count,
+    };
+    clnet__graph_memory(m->graph, &out->memory_planned, &out->memory_naive);
+    out->memory_planned += clnet__model_optim_bytes(m);
+    out->memory_naive += clnet__model_optim_bytes(m);
+    return CLNET_OK;
+}
+
+clnet_status clnet_model_get_train_settings(const clnet_model *m,
+                                            clnet_train_settings *out)
+{
+    if (!m || !out)
+        return CLNET_EINVAL;
+    *out = m->recipe;
+    return CLNET_OK;
+}
+
+static int finite_nonneg(float x) { return isfinite(x) && x >= 0; }
+
+clnet_status clnet_model_set_train_settings(clnet_model *m,
+                                            const clnet_train_settings *s)
+{
+    if (!m || !s)
+        return CLNET_EINVAL;
+    clnet_ctx *ctx = m->ctx;
+    if ((unsigned)s->optimizer > CLNET_OPTIM_ADAMW)
+        return clnet__fail(ctx, CLNET_EINVAL, "unknown optimizer %d", (int)s->optimizer);
+    if (!finite_nonneg(s->lr) || !finite_nonneg(s->momentum) || s->momentum >= 1 ||
+        !finite_nonneg(s->weight_decay) || !finite_nonneg(s->clip_norm) ||
+        !finite_nonneg(s->label_smoothing) || s->label_smoothing >= 1 ||
+        !(s->beta1 >= 0 && s->beta1 < 1) || !(s->beta2 >= 0 && s->beta2 < 1) ||
+        !(s->eps > 0))
+        return clnet__fail(ctx, CLNET_EINVAL,
+                           "bad training settings: lr %g, momentum %g, weight "
+                           "decay %g, clip %g, label smoothing %g, betas %g/%g, eps %g",
+                           (double)s->lr, (double)s->momentum, (double)s->weight_decay,
+                           (double)s->clip_norm, (double)s->label_smoothing,
+                           (double)s->beta1, (double)s->beta2, (double)s->eps);
+    /* Anything but the learning rate and label smoothing lives in the
+     * optimizer: re-create it (its moments restart from zero). */
+    clnet_train_settings a = *s, b = m->recipe;
+    a.lr = b.lr = 0;
+    a.label_smoothing = b.label_smoothing = 0;
+    int changed = memcmp(&a, &b, sizeof a) != 0;
+    m->recipe = *s;
+    if (changed && m->settings.training) {
+        clnet__model_optim_free(m);
+        return clnet__model_optim_create(m);
+    }
+    return CLNET_OK;
+}
+
+clnet_status clnet_model_set_lr(clnet_model *m, float lr)
+{
+    if (!m)
+        return CLNET_EINVAL;
+    if (!finite_nonneg(lr))
+        return clnet__fail(m->ctx, CLNET_EINVAL, "learning rate %g is not a finite "
+                           "non-negative number", (double)lr);
+    m->recipe.lr = lr;
+    return CLNET_OK;
+}
+
+uint64_t clnet_model_step(const clnet_model *m) { return m ? m->step : 0; }

@@ -1,0 +1,39 @@
+/* The model handle's fields, shared by the files implementing clnet_model_*
+ * (model.c: lifecycle and settings; model_step.c: batches and steps;
+ * model_optim.c: the optimizer binding; checkpoint code in train/). */
+#ifndef CLNET_MODEL_IMPL_H
+#define CLNET_MODEL_IMPL_H
+
+#include "clnet/model.h"
+#include "graph/graph.h"
+#include "io/model_desc.h"
+
+struct clnet__optim;
+
+typedef struct clnet__pending_upload {
+    clnet__upload images, labels;
+} clnet__pending_upload;
+
+struct clnet_model {
+    clnet_ctx *ctx;
+    clnet__model_desc *desc;
+    clnet__graph *graph;
+    clnet_model_settings settings;
+    clnet_train_settings recipe;
+    struct clnet__optim *optim;
+    uint64_t step;              /* training steps taken */
+    int slot;                   /* input slot the next step reads */
+    int batch_n;                /* rows in that slot */
+    int batch_has_labels;
+    clnet__pending_upload upload[2];
+    clnet__marker slot_done[2]; /* last step that read each slot */
+    char *meta_text;            /* metadata of the last loaded checkpoint */
+};
+
+clnet_status clnet__model_optim_create(clnet_model *m);
+void clnet__model_optim_free(clnet_model *m);
+size_t clnet__model_optim_bytes(const clnet_model *m);
+/* Enqueues one optimizer update of all parameters (one launch). */
+clnet_status clnet__model_optim_step(clnet_model *m);
+
+#endif

@@ -1,0 +1,161 @@
+/* Batches and steps: double-buffered non-blocking uploads, and the step
+ * sequences. The host waits for the device only in read_stats/predict. */
+#include "graph/model_impl.h"
+
+#include "core/core.h"
+#include "ops/loss.h"
+
+#include <math.h>
+#include <string.h>
+
+clnet_status clnet_model_set_batch(clnet_model *m, const float *images,
+                                   const int32_t *labels, int n)
+{
+    if (!m)
+        return CLNET_EINVAL;
+    clnet__graph *g = m->graph;
+    if (!images || n < 1 || n > g->batch)
+        return clnet__fail(m->ctx, CLNET_EINVAL,
+                           "batch of %d images (model bound to batch %d)%s", n,
+                           g->batch, images ? "" : ", images NULL");
+    /* Upload into the slot the previous step did not read, after the step
+     * before it (which did) has finished on the device. */
+    int slot = m->slot ^ 1;
+    clnet__pending_upload *up = &m->upload[slot];
+    clnet_status st = clnet__upload_wait(m->ctx, &up->images);
+    if (st == CLNET_OK)
+        st = clnet__upload_wait(m->ctx, &up->labels);
+    const clnet__model_desc *d = m->desc;
+    size_t bytes = (size_t)n * d->channels * d->height * d->width * sizeof(float);
+    if (st == CLNET_OK)
+        st = clnet__upload_after(m->ctx, g->input_slot[slot].buf,
+                                 g->input_slot[slot].off * sizeof(float), bytes,
+                                 images, &m->slot_done[slot], &up->images);
+    if (st == CLNET_OK && labels)
+        st = clnet__upload_after(m->ctx, g->labels_slot[slot].buf,
+                                 g->labels_slot[slot].off * sizeof(float),
+                                 (size_t)n * sizeof(int32_t), labels,
+                                 &m->slot_done[slot], &up->labels);
+    if (st != CLNET_OK)
+        return st;
+    m->slot = slot;
+    m->batch_n = n;
+    m->batch_has_labels = labels != NULL;
+    return CLNET_OK;
+}
+
+/* Orders compute after the uploads of the current slot and selects it. */
+static clnet_status begin_step(clnet_model *m, int need_labels)
+{
+    if (m->batch_n < 1)
+        return clnet__fail(m->ctx, CLNET_EINVAL, "no batch set (clnet_model_set_batch)");
+    if (need_labels && !m->batch_has_labels)
+        return clnet__fail(m->ctx, CLNET_EINVAL, "the batch was set without labels");
+    clnet__pending_upload *up = &m->upload[m->slot];
+    clnet_status st = clnet__compute_after_upload(m->ctx, &up->images);
+    if (st == CLNET_OK)
+        st = clnet__compute_after_upload(m->ctx, &up->labels);
+    clnet__graph_use_slot(m->graph, m->slot);
+    return st;
+}
+
+/* Marks the slot's last reader, and lets the caller reuse its host arrays
+ * (the uploads are complete once this returns). */
+static clnet_status end_step(clnet_model *m)
+{
+    clnet__pending_upload *up = &m->upload[m->slot];
+    clnet_status st = clnet__marker_record(m->ctx, &m->slot_done[m->slot]);
+    if (st == CLNET_OK)
+        st = clnet__upload_wait(m->ctx, &up->images);
+    if (st == CLNET_OK)
+        st = clnet__upload_wait(m->ctx, &up->labels);
+    return st;
+}
+
+static uint64_t step_seed(const clnet_model *m)
+{
+    return m->settings.seed * 0x9E3779B97F4A7C15ull + m->step + 1;
+}
+
+clnet_status clnet_model_train_step(clnet_model *m)
+{
+    if (!m)
+        return CLNET_EINVAL;
+    if (!m->settings.training)
+        return clnet__fail(m->ctx, CLNET_EINVAL, "model loaded for inference only");
+    if (m->batch_n != m->graph->batch)
+        return clnet__fail(m->ctx, CLNET_EINVAL,
+                           "training step needs a full batch of %d (got %d): "
+                           "batch statistics of a partial batch differ",
+                           m->graph->batch, m->batch_n);
+    clnet_status st = begin_step(m, 1);
+    uint64_t seed = step_seed(m);
+    if (st == CLNET_OK)
+        st = clnet__graph_forward(m->graph, 1, seed);
+    if (st == CLNET_OK)
+        st = clnet__graph_loss(m->graph, m->batch_n, m->recipe.label_smoothing, 1);
+    if (st == CLNET_OK)
+        st = clnet__graph_backward(m->graph, seed);
+    if (st == CLNET_OK)
+        st = clnet__model_optim_step(m);
+    if (st == CLNET_OK)
+        st = end_step(m);
+    if (st == CLNET_OK)
+        m->step++;
+    return st;
+}
+
+clnet_status clnet_model_eval_step(clnet_model *m)
+{
+    if (!m)
+        return CLNET_EINVAL;
+    clnet_status st = begin_step(m, 1);
+    if (st == CLNET_OK)
+        st = clnet__graph_forward(m->graph, 0, 0);
+    if (st == CLNET_OK)
+        st = clnet__graph_loss(m->graph, m->batch_n, 0.0f, 0);
+    if (st == CLNET_OK)
+        st = end_step(m);
+    return st;
+}
+
+clnet_status clnet_model_predict(clnet_model *m, float *probs)
+{
+    if (!m || !probs)
+        return CLNET_EINVAL;
+    clnet__graph *g = m->graph;
+    clnet_status st = begin_step(m, 0);
+    if (st == CLNET_OK)
+        st = clnet__graph_forward(g, 0, 0);
+    /* Softmax in place: the logits are not needed afterwards. */
+    if (st == CLNET_OK)
+        st = clnet__softmax(m->ctx, m->batch_n, m->desc->classes, g->logits, g->logits);
+    if (st == CLNET_OK)
+        st = end_step(m);
+    if (st == CLNET_OK)
+        st = clnet__buf_read(m->ctx, g->logits.buf, g->logits.off * sizeof(float),
+                             (size_t)m->batch_n * m->desc->classes * sizeof(float),
+                             probs);
+    return st;
+}
+
+clnet_status clnet_model_read_stats(clnet_model *m, clnet_stats *out, int reset)
+{
+    if (!m || !out)
+        return CLNET_EINVAL;
+    clnet__graph *g = m->graph;
+    float s[CLNET__STAT_COUNT + 1]; /* + the optimizer's non-finite flag */
+    clnet_status st = clnet__buf_read(m->ctx, g->stats.buf, g->stats.off * sizeof(float),
+                                      sizeof s, s);
+    if (st != CLNET_OK)
+        return st;
+    memset(out, 0, sizeof *out);
+    out->loss_sum = s[CLNET__STAT_LOSS_SUM];
+    out->correct = s[CLNET__STAT_CORRECT];
+    out->correct5 = s[CLNET__STAT_CORRECT5];
+    out->samples = s[CLNET__STAT_SAMPLES];
+    out->nonfinite = !isfinite(s[CLNET__STAT_LOSS_SUM]) || s[CLNET__STAT_COUNT] != 0;
+    if (reset)
+        st = clnet__fill(m->ctx, g->stats, CLNET__STAT_COUNT + 1, 0.0f);
+    return st;
+}

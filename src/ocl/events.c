@@ -1,0 +1,37 @@
+/* Markers on the compute queue and uploads ordered after them. */
+#include "ocl/ocl_private.h"
+
+clnet_status clnet__marker_record(clnet_ctx *ctx, clnet__marker *m)
+{
+    clnet__marker_clear(m);
+    cl_int e = clEnqueueMarkerWithWaitList(ctx->ocl.queue, 0, NULL, &m->ev);
+    if (e == CL_SUCCESS)
+        e = clFlush(ctx->ocl.queue);
+    return e == CL_SUCCESS ? CLNET_OK
+                           : clnet__cl_fail(ctx, e, "clEnqueueMarkerWithWaitList");
+}
+
+void clnet__marker_clear(clnet__marker *m)
+{
+    if (m->ev)
+        clReleaseEvent(m->ev);
+    m->ev = NULL;
+}
+
+clnet_status clnet__upload_after(clnet_ctx *ctx, clnet__buf *b,
+                                 size_t off_bytes, size_t bytes,
+                                 const void *src, const clnet__marker *m,
+                                 clnet__upload *up)
+{
+    up->ev = NULL;
+    if (!b || off_bytes > b->bytes || bytes > b->bytes - off_bytes)
+        return clnet__fail(ctx, CLNET_EINVAL, "upload of %zu bytes at %zu outside "
+                           "a buffer of %zu bytes", bytes, off_bytes, b ? b->bytes : 0);
+    cl_int e = clEnqueueWriteBuffer(ctx->ocl.upload_queue, b->mem, CL_FALSE,
+                                    off_bytes, bytes, src, m && m->ev ? 1 : 0,
+                                    m && m->ev ? &m->ev : NULL, &up->ev);
+    if (e == CL_SUCCESS)
+        e = clFlush(ctx->ocl.upload_queue);
+    return e == CL_SUCCESS ? CLNET_OK
+                           : clnet__cl_fail(ctx, e, "clEnqueueWriteBuffer (upload)");
+}

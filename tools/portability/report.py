@@ -78,6 +78,8 @@ work-group, `scr` scratch bytes per lane, `occ` occupancy in waves per SIMD,
 `smem` static shared memory bytes, `stack` stack frame bytes, `spill st/ld`
 spill bytes. SPIR-V: `valid` means llvm-spirv produced a module that
 spirv-val accepts. `n/a`: the target's driver never sets that guard value.
+Local memory counts static `local` arrays only; `local` kernel arguments are
+sized at launch and do not appear.
 ⚠ marks spills and AMD occupancy below %d waves/SIMD.
 """ % OCC_MIN
 

@@ -106,6 +106,20 @@ clnet_status clnet_model_get_train_settings(const clnet_model *m,
                                             clnet_train_settings *out);
 clnet_status clnet_model_set_train_settings(clnet_model *m,
                                             const clnet_train_settings *s);
+/* The rest of the model file's [train] section: how a trainer runs the
+ * recipe. Numbers the file does not set are negative, strings "". */
+typedef struct clnet_train_plan {
+    char schedule[16];      /* constant | step | cosine | onecycle */
+    int epochs;
+    int warmup_epochs;      /* cosine warm-up */
+    int step_epochs;        /* step schedule period */
+    float gamma;            /* step schedule factor */
+    char augment[128];      /* e.g. "flip,crop" */
+} clnet_train_plan;
+
+clnet_status clnet_model_get_train_plan(const clnet_model *m,
+                                        clnet_train_plan *out);
+
 /* Changes only the learning rate (schedules call this every step). */
 clnet_status clnet_model_set_lr(clnet_model *m, float lr);
 
@@ -138,8 +152,40 @@ typedef struct clnet_stats {
 clnet_status clnet_model_read_stats(clnet_model *m, clnet_stats *out,
                                     int reset);
 
-/* Steps taken (training steps since creation or since the checkpoint). */
+/* Training steps taken (restored from a checkpoint). */
 uint64_t clnet_model_step(const clnet_model *m);
+
+/* ---- checkpoints (safetensors) ------------------------------------------ */
+
+/* A caller's key/value string stored in a checkpoint's __metadata__ (the
+ * trainer keeps epoch, loader position, class names, normalisation there). */
+typedef struct clnet_meta {
+    const char *key;
+    const char *value;
+} clnet_meta;
+
+/* Writes parameters (PyTorch names: "conv1.weight", "bn1.running_mean"),
+ * optimizer moments ("optim.*", flat), the step, the recipe, the model file
+ * text and the caller's metadata to path: a temp file in the same folder,
+ * fsync'd and renamed, so an interrupted save leaves the old file whole. */
+clnet_status clnet_model_save(clnet_model *m, const char *path,
+                              const clnet_meta *meta, size_t n_meta);
+
+/* Loads a checkpoint written for this model: every tensor is validated
+ * (names, shapes, offsets) before any is applied, so on error the model is
+ * unchanged. Restores parameters, running statistics, the recipe, optimizer
+ * moments and the step, so training resumes exactly. */
+clnet_status clnet_model_load_checkpoint(clnet_model *m, const char *path);
+
+/* Creates a model from a checkpoint alone, using the model file text stored
+ * in it, then loads the checkpoint. s->batch = 0 keeps the file's batch. */
+clnet_status clnet_model_open_checkpoint(clnet_ctx *ctx, const char *path,
+                                         const clnet_model_settings *s,
+                                         clnet_model **out);
+
+/* A metadata value of the last checkpoint loaded into m, or NULL. Borrowed
+ * until the next load or clnet_model_free. */
+const char *clnet_model_meta(const clnet_model *m, const char *key);
 
 #ifdef __cplusplus
 }

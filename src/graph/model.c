@@ -127,7 +127,7 @@ void clnet_model_free(clnet_model *m)
     clnet__model_optim_free(m);
     clnet__graph_free(m->graph);
     clnet__model_desc_free(m->desc);
-    free(m->meta_text);
+    clnet__model_meta_clear(m);
     free(m);
 }
 
@@ -199,6 +199,22 @@ clnet_status clnet_model_set_lr(clnet_model *m, float lr)
         return clnet__fail(m->ctx, CLNET_EINVAL, "learning rate %g is not a finite "
                            "non-negative number", (double)lr);
     m->recipe.lr = lr;
+    return CLNET_OK;
+}
+
+clnet_status clnet_model_get_train_plan(const clnet_model *m,
+                                        clnet_train_plan *out)
+{
+    if (!m || !out)
+        return CLNET_EINVAL;
+    const clnet__train_desc *t = &m->desc->train;
+    memset(out, 0, sizeof *out);
+    clnet__strlcpy(out->schedule, t->schedule, sizeof out->schedule);
+    clnet__strlcpy(out->augment, t->augment, sizeof out->augment);
+    out->epochs = t->epochs;
+    out->warmup_epochs = t->warmup_epochs;
+    out->step_epochs = t->step_epochs;
+    out->gamma = t->gamma;
     return CLNET_OK;
 }
 

@@ -27,7 +27,8 @@ struct clnet_model {
     int batch_has_labels;
     clnet__pending_upload upload[2];
     clnet__marker slot_done[2]; /* last step that read each slot */
-    char *meta_text;            /* metadata of the last loaded checkpoint */
+    char **meta;                /* key, value, key, value... of the last */
+    size_t n_meta;              /* checkpoint loaded (pairs) */
 };
 
 clnet_status clnet__model_optim_create(clnet_model *m);
@@ -35,5 +36,6 @@ void clnet__model_optim_free(clnet_model *m);
 size_t clnet__model_optim_bytes(const clnet_model *m);
 /* Enqueues one optimizer update of all parameters (one launch). */
 clnet_status clnet__model_optim_step(clnet_model *m);
+void clnet__model_meta_clear(clnet_model *m);
 
 #endif

@@ -1,0 +1,198 @@
+#include "opts.h"
+
+#include "clnet/clnet.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char usage[] =
+    "usage: clnet-train [options] MODEL.cfg DATA_DIR\n"
+    "\n"
+    "Trains MODEL.cfg on DATA_DIR, a folder with one subfolder of images per\n"
+    "class. If DATA_DIR holds train/ and test/ (or val/) folders, those are\n"
+    "used as the training and validation sets.\n"
+    "\n"
+    "Recipe (default: the model file's [train] section, else the value shown):\n"
+    "  --epochs N            epochs to train (1)\n"
+    "  --batch N             batch size (the model file's [net] batch)\n"
+    "  --lr X                base learning rate (0.01 SGD, 0.001 Adam/AdamW)\n"
+    "  --optimizer NAME      sgd | adam | adamw (sgd)\n"
+    "  --momentum X          SGD momentum (0.9)\n"
+    "  --nesterov            Nesterov momentum\n"
+    "  --weight-decay X      L2 (SGD, Adam) or decoupled (AdamW) decay (0)\n"
+    "  --schedule NAME       constant | step | cosine | onecycle (constant)\n"
+    "  --warmup N            cosine: linear warm-up epochs (0)\n"
+    "  --step-epochs N       step: decay every N epochs (30)\n"
+    "  --gamma X             step: decay factor (0.1)\n"
+    "  --label-smoothing X   (0)\n"
+    "  --clip-norm X         clip gradients to this global norm (off)\n"
+    "  --augment LIST        flip,crop,resized-crop or none (none)\n"
+    "  --init NAME           kaiming_uniform | kaiming_normal | xavier | torch\n"
+    "\n"
+    "Data:\n"
+    "  --val DIR             validation folder (same classes)\n"
+    "  --val-split F         hold out fraction F of each class for validation\n"
+    "  --limit N             use the first N images of each class\n"
+    "  --threads N           decoding threads (number of cores)\n"
+    "  --cache-images MODE   auto | on | off: keep decoded images in RAM (auto)\n"
+    "  --mean a[,b,c]        per-channel mean (measured on a sample)\n"
+    "  --std a[,b,c]         per-channel std (measured on a sample)\n"
+    "\n"
+    "Run:\n"
+    "  --device X            OpenCL device: index or name substring\n"
+    "  --seed N              seed for initialisation, shuffling, dropout (1)\n"
+    "  --deterministic       bit-reproducible run (clnet's default: no atomics,\n"
+    "                        fixed loader order; the flag documents the intent)\n"
+    "  --out DIR             run directory (runs/MODEL-TIMESTAMP)\n"
+    "  --resume CHECKPOINT   continue a run from its last.safetensors\n"
+    "  --log-every N         steps between progress updates (20)\n"
+    "  -q, -v                quieter, more verbose\n"
+    "  -h, --help, --version\n";
+
+enum {
+    O_EPOCHS = 256, O_BATCH, O_LR, O_OPT, O_MOM, O_NEST, O_WD, O_SCHED,
+    O_WARMUP, O_STEPE, O_GAMMA, O_LS, O_CLIP, O_AUG, O_INIT, O_VAL, O_VALSPLIT,
+    O_LIMIT, O_THREADS, O_CACHE, O_MEAN, O_STD, O_DEVICE, O_SEED, O_DET, O_OUT,
+    O_RESUME, O_LOGEVERY, O_VERSION
+};
+
+static const struct option longopts[] = {
+    {"epochs", 1, 0, O_EPOCHS}, {"batch", 1, 0, O_BATCH}, {"lr", 1, 0, O_LR},
+    {"optimizer", 1, 0, O_OPT}, {"momentum", 1, 0, O_MOM},
+    {"nesterov", 0, 0, O_NEST}, {"weight-decay", 1, 0, O_WD},
+    {"schedule", 1, 0, O_SCHED}, {"warmup", 1, 0, O_WARMUP},
+    {"step-epochs", 1, 0, O_STEPE}, {"gamma", 1, 0, O_GAMMA},
+    {"label-smoothing", 1, 0, O_LS}, {"clip-norm", 1, 0, O_CLIP},
+    {"augment", 1, 0, O_AUG}, {"init", 1, 0, O_INIT}, {"val", 1, 0, O_VAL},
+    {"val-split", 1, 0, O_VALSPLIT}, {"limit", 1, 0, O_LIMIT},
+    {"threads", 1, 0, O_THREADS}, {"cache-images", 1, 0, O_CACHE},
+    {"mean", 1, 0, O_MEAN}, {"std", 1, 0, O_STD}, {"device", 1, 0, O_DEVICE},
+    {"seed", 1, 0, O_SEED}, {"deterministic", 0, 0, O_DET},
+    {"out", 1, 0, O_OUT}, {"resume", 1, 0, O_RESUME},
+    {"log-every", 1, 0, O_LOGEVERY}, {"help", 0, 0, 'h'},
+    {"version", 0, 0, O_VERSION}, {0, 0, 0, 0},
+};
+
+static int bad(const char *flag, const char *value, const char *why)
+{
+    fprintf(stderr, "clnet-train: --%s %s: %s (see --help)\n", flag, value, why);
+    return 2;
+}
+
+static int get_int(const char *flag, const char *v, long lo, long hi, int *out)
+{
+    char *end;
+    errno = 0;
+    long x = strtol(v, &end, 10);
+    if (end == v || *end || errno || x < lo || x > hi) {
+        char why[96];
+        snprintf(why, sizeof why, "expected an integer from %ld to %ld", lo, hi);
+        return bad(flag, v, why);
+    }
+    *out = (int)x;
+    return 0;
+}
+
+static int get_float(const char *flag, const char *v, double lo, double hi, float *out)
+{
+    char *end;
+    errno = 0;
+    double x = strtod(v, &end);
+    if (end == v || *end || errno || !isfinite(x) || x < lo || x > hi) {
+        char why[96];
+        snprintf(why, sizeof why, "expected a number from %g to %g", lo, hi);
+        return bad(flag, v, why);
+    }
+    *out = (float)x;
+    return 0;
+}
+
+static int one_of(const char *flag, const char *v, const char *const *names)
+{
+    for (int i = 0; names[i]; i++)
+        if (strcmp(v, names[i]) == 0)
+            return 0;
+    return bad(flag, v, "not one of the accepted values");
+}
+
+int train_opts_parse(int argc, char **argv, train_opts *o)
+{
+    static const char *const optims[] = {"sgd", "adam", "adamw", NULL};
+    static const char *const scheds[] = {"constant", "step", "cosine", "onecycle", NULL};
+    static const char *const caches[] = {"auto", "on", "off", NULL};
+    memset(o, 0, sizeof *o);
+    o->epochs = o->batch = o->warmup = o->step_epochs = -1;
+    o->lr = o->momentum = o->weight_decay = o->label_smoothing = o->clip_norm = -1;
+    o->gamma = o->val_split = -1;
+    o->nesterov = -1;
+    o->seed = 1;
+    o->log_every = 20;
+    o->verbosity = 1;
+    o->cache_images = "auto";
+    int c, rc = 0;
+    optind = 1;
+    while (rc == 0 && (c = getopt_long(argc, argv, "hqv", longopts, NULL)) != -1) {
+        const char *a = optarg;
+        switch (c) {
+        case O_EPOCHS: rc = get_int("epochs", a, 1, 100000, &o->epochs); break;
+        case O_BATCH: rc = get_int("batch", a, 1, 65536, &o->batch); break;
+        case O_LR: rc = get_float("lr", a, 0, 100, &o->lr); break;
+        case O_OPT: rc = one_of("optimizer", a, optims); o->optimizer = a; break;
+        case O_MOM: rc = get_float("momentum", a, 0, 0.999999, &o->momentum); break;
+        case O_NEST: o->nesterov = 1; break;
+        case O_WD: rc = get_float("weight-decay", a, 0, 10, &o->weight_decay); break;
+        case O_SCHED: rc = one_of("schedule", a, scheds); o->schedule = a; break;
+        case O_WARMUP: rc = get_int("warmup", a, 0, 100000, &o->warmup); break;
+        case O_STEPE: rc = get_int("step-epochs", a, 1, 100000, &o->step_epochs); break;
+        case O_GAMMA: rc = get_float("gamma", a, 1e-9, 1, &o->gamma); break;
+        case O_LS: rc = get_float("label-smoothing", a, 0, 0.999, &o->label_smoothing); break;
+        case O_CLIP: rc = get_float("clip-norm", a, 0, 1e9, &o->clip_norm); break;
+        case O_AUG: o->augment = a; break;
+        case O_INIT: o->init = a; break;
+        case O_VAL: o->val_dir = a; break;
+        case O_VALSPLIT: rc = get_float("val-split", a, 0.001, 0.9, &o->val_split); break;
+        case O_LIMIT: rc = get_int("limit", a, 1, 1 << 30, &o->limit); break;
+        case O_THREADS: rc = get_int("threads", a, 1, 256, &o->threads); break;
+        case O_CACHE: rc = one_of("cache-images", a, caches); o->cache_images = a; break;
+        case O_MEAN: o->mean = a; break;
+        case O_STD: o->std = a; break;
+        case O_DEVICE: o->device = a; break;
+        case O_SEED: {
+            char *end;
+            errno = 0;
+            o->seed = strtoull(a, &end, 10);
+            if (end == a || *end || errno)
+                rc = bad("seed", a, "expected a non-negative integer");
+            o->seed_set = 1;
+            break;
+        }
+        case O_DET: o->deterministic = 1; break;
+        case O_OUT: o->out_dir = a; break;
+        case O_RESUME: o->resume = a; break;
+        case O_LOGEVERY: rc = get_int("log-every", a, 1, 1 << 30, &o->log_every); break;
+        case 'q': o->verbosity = 0; break;
+        case 'v': o->verbosity++; break;
+        case 'h': fputs(usage, stdout); return 1;
+        case O_VERSION: printf("clnet-train %s\n", clnet_version()); return 1;
+        default: fputs(usage, stderr); return 2;
+        }
+    }
+    if (rc)
+        return rc;
+    if (o->val_dir && o->val_split > 0) {
+        fprintf(stderr, "clnet-train: --val and --val-split exclude each other\n");
+        return 2;
+    }
+    if (argc - optind != 2) {
+        fprintf(stderr, "clnet-train: expected MODEL.cfg and DATA_DIR (got %d "
+                        "arguments)\n%s", argc - optind, usage);
+        return 2;
+    }
+    o->model_path = argv[optind];
+    o->data_dir = argv[optind + 1];
+    return 0;
+}

@@ -1,0 +1,39 @@
+/* clnet-train's command line: every flag, its default, and --help. Flags
+ * override the model file's [train] section, which overrides built-ins;
+ * a value left unset here is negative (numbers) or NULL/"" (strings). */
+#ifndef CLNET_TOOLS_TRAIN_OPTS_H
+#define CLNET_TOOLS_TRAIN_OPTS_H
+
+#include <stdint.h>
+
+typedef struct train_opts {
+    const char *model_path, *data_dir;
+    int epochs, batch;
+    float lr, momentum, weight_decay, label_smoothing, clip_norm, gamma;
+    int nesterov;                 /* -1 unset */
+    const char *optimizer;        /* NULL unset */
+    const char *schedule;
+    int warmup, step_epochs;
+    const char *val_dir;
+    float val_split;              /* < 0 unset */
+    const char *augment;          /* NULL unset; "none" disables */
+    const char *device;
+    int threads;                  /* 0: cores */
+    uint64_t seed;
+    int seed_set;
+    int deterministic;
+    const char *out_dir;
+    const char *resume;
+    int limit;                    /* per class; 0 all */
+    const char *cache_images;     /* auto | on | off */
+    const char *mean, *std;       /* "0.5,0.5,0.5" */
+    const char *init;
+    int log_every;                /* steps between progress reads */
+    int verbosity;                /* 0 -q, 1 default, 2 -v */
+} train_opts;
+
+/* Parses argv. Returns 0 to run, 1 when it printed --help/--version (exit 0),
+ * 2 on a usage error (message printed; exit 2). */
+int train_opts_parse(int argc, char **argv, train_opts *o);
+
+#endif

@@ -1,0 +1,201 @@
+/* The epoch loop of clnet-train: batches from the loader (decoded ahead by
+ * its threads) are uploaded while the previous step computes; the host reads
+ * the loss counters back every --log-every steps only. */
+#include "run.h"
+
+#include "progress.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Running sums of one epoch. */
+typedef struct epoch_sums {
+    double loss, correct, samples;
+} epoch_sums;
+
+static int read_counters(train_run *r, epoch_sums *e, uint64_t step, double epoch_f,
+                         float lr)
+{
+    clnet_stats s;
+    clnet_status st = clnet_model_read_stats(r->model, &s, 1);
+    if (st != CLNET_OK) {
+        fprintf(stderr, "\nclnet-train: %s\n", clnet_errmsg(r->ctx));
+        return -1;
+    }
+    if (s.nonfinite) {
+        fprintf(stderr,
+                "\nclnet-train: the loss or a gradient became NaN/Inf near step %llu "
+                "(epoch %.2f): training diverged. Try a lower learning rate, e.g. "
+                "--lr %g. The last good checkpoint (if any) is %s/last.safetensors.\n",
+                (unsigned long long)step, epoch_f, (double)r->recipe.lr / 10, r->out_dir);
+        return -2;
+    }
+    if (s.samples > 0) {
+        e->loss += s.loss_sum;
+        e->correct += s.correct;
+        e->samples += s.samples;
+        report_point p = {step, epoch_f, s.loss_sum / s.samples, s.correct / s.samples, lr};
+        run_add_point(r, &p);
+    }
+    return 0;
+}
+
+static int validate(train_run *r, report_epoch *row)
+{
+    row->val_loss = row->val_top1 = row->val_top5 = -1;
+    if (!r->val)
+        return 0;
+    eval_result_free(&r->last_eval);
+    if (eval_result_init(&r->last_eval, r->info.classes, 64) != 0) {
+        fprintf(stderr, "clnet-train: out of memory\n");
+        return -1;
+    }
+    clnet_status st = eval_dataset(r->ctx, r->model, r->val, &r->loader, &r->last_eval);
+    if (st != CLNET_OK) {
+        fprintf(stderr, "clnet-train: validation: %s\n", clnet_errmsg(r->ctx));
+        return -1;
+    }
+    double n = r->last_eval.n ? (double)r->last_eval.n : 1;
+    row->val_loss = r->last_eval.loss_sum / n;
+    row->val_top1 = r->last_eval.top1 / n;
+    row->val_top5 = r->last_eval.top5 / n;
+    return 0;
+}
+
+static void add_epoch_row(train_run *r, const report_epoch *row)
+{
+    report_epoch *n = realloc(r->epoch_rows, (r->n_epoch_rows + 1) * sizeof *n);
+    if (!n)
+        return;
+    r->epoch_rows = n;
+    r->epoch_rows[r->n_epoch_rows++] = *row;
+}
+
+/* Ctrl-C: save where we are and tell the user how to continue. */
+static int interrupted(train_run *r, uint32_t epoch, uint64_t next_batch)
+{
+    fprintf(stderr, "\nclnet-train: interrupted; saving %s/last.safetensors\n", r->out_dir);
+    if (run_dir_save(r, "last.safetensors", epoch, next_batch) != 0)
+        return 1;
+    fprintf(stderr, "resume with:\n  %s --resume %s/last.safetensors\n",
+            r->command, r->out_dir);
+    return 130;
+}
+
+int train_loop(train_run *r)
+{
+    clnet_loader *ld = NULL;
+    const clnet_dataset *tr = r->train ? r->train : r->all;
+    clnet_status st = clnet_loader_create(r->ctx, tr, &r->loader, &ld);
+    if (st != CLNET_OK) {
+        fprintf(stderr, "clnet-train: loader: %s\n", clnet_errmsg(r->ctx));
+        return 1;
+    }
+    int rc = 0;
+    uint64_t batch_images = (uint64_t)r->info.batch;
+    double t_run = progress_now();
+    for (uint32_t epoch = r->start_epoch; epoch < (uint32_t)r->epochs && rc == 0; epoch++) {
+        uint64_t first = epoch == r->start_epoch ? r->start_batch : 0;
+        st = clnet_loader_start_epoch(ld, epoch, first);
+        progress pg;
+        progress_start(&pg, stdout, (int)epoch + 1, r->epochs, r->steps_per_epoch);
+        epoch_sums sums = {0};
+        double t0 = progress_now();
+        uint64_t done = first;
+        float lr = r->recipe.lr;
+        const clnet_batch *b = NULL;
+        while (st == CLNET_OK && (st = clnet_loader_next(ld, &b)) == CLNET_OK && b) {
+            uint64_t step = clnet_model_step(r->model);
+            lr = clnet__lr_at(&r->schedule, r->recipe.lr, step, r->steps_per_epoch,
+                              (uint32_t)r->epochs);
+            st = clnet_model_set_batch(r->model, b->images, b->labels, b->n);
+            if (st == CLNET_OK)
+                st = clnet_model_set_lr(r->model, lr);
+            if (st == CLNET_OK)
+                st = clnet_model_train_step(r->model);
+            if (st != CLNET_OK)
+                break;
+            done++;
+            double epoch_f = epoch + (double)done / (double)r->steps_per_epoch;
+            if (done % (uint64_t)r->opts.log_every == 0 || done == r->steps_per_epoch ||
+                train_stop_requested) {
+                int cr = read_counters(r, &sums, step + 1, epoch_f, lr);
+                if (cr) {
+                    progress_end(&pg);
+                    clnet_loader_free(ld);
+                    return cr == -2 ? 3 : 1;
+                }
+                double secs = progress_now() - t0;
+                progress_update(&pg, done, first, sums.samples ? sums.loss / sums.samples : 0,
+                                sums.samples ? sums.correct / sums.samples : 0,
+                                secs > 0 ? (double)(done - first) * batch_images / secs : 0, lr);
+            }
+            if (train_stop_requested) {
+                progress_end(&pg);
+                clnet_loader_free(ld);
+                return interrupted(r, epoch, done);
+            }
+        }
+        progress_end(&pg);
+        if (st != CLNET_OK) {
+            fprintf(stderr, "clnet-train: epoch %u: %s\n", epoch + 1, clnet_errmsg(r->ctx));
+            rc = 1;
+            break;
+        }
+        double secs = progress_now() - t0;
+        report_epoch row = {
+            .epoch = (int)epoch + 1,
+            .train_loss = sums.samples ? sums.loss / sums.samples : NAN,
+            .train_acc = sums.samples ? sums.correct / sums.samples : NAN,
+            .seconds = secs,
+            .images_per_s = secs > 0 ? (double)(done - first) * batch_images / secs : 0,
+            .lr = lr,
+        };
+        if (validate(r, &row) != 0) {
+            rc = 1;
+            break;
+        }
+        add_epoch_row(r, &row);
+        char dur[32];
+        printf("epoch %u/%d  train loss %.4f acc %.2f%%", epoch + 1, r->epochs,
+               row.train_loss, 100 * row.train_acc);
+        if (row.val_top1 >= 0)
+            printf("  val loss %.4f top-1 %.2f%% top-5 %.2f%%", row.val_loss,
+                   100 * row.val_top1, 100 * row.val_top5);
+        printf("  %s, %.0f img/s\n", progress_duration(secs, dur, sizeof dur), row.images_per_s);
+        fflush(stdout);
+        if (run_dir_save(r, "last.safetensors", epoch + 1, 0) != 0) {
+            rc = 1;
+            break;
+        }
+        double score = row.val_top1 >= 0 ? row.val_top1 : row.train_acc;
+        if (score > r->best_top1) {
+            r->best_top1 = score;
+            r->best_epoch = (int)epoch + 1;
+            if (run_dir_save(r, "best.safetensors", epoch + 1, 0) != 0) {
+                rc = 1;
+                break;
+            }
+        }
+        run_dir_report(r);
+        if (train_stop_requested) {
+            clnet_loader_free(ld);
+            return interrupted(r, epoch + 1, 0);
+        }
+    }
+    size_t skipped = clnet_loader_skipped(ld);
+    clnet_loader_free(ld);
+    if (rc == 0) {
+        char dur[32];
+        printf("done in %s", progress_duration(progress_now() - t_run, dur, sizeof dur));
+        if (r->best_top1 >= 0)
+            printf("; best %s %.2f%% (epoch %d)", r->val ? "validation top-1" : "train accuracy",
+                   100 * r->best_top1, r->best_epoch);
+        if (skipped)
+            printf("; %zu unreadable image%s skipped", skipped, skipped == 1 ? "" : "s");
+        printf("\noutputs  %s/{last,best}.safetensors, metrics.csv, report.html\n", r->out_dir);
+    }
+    return rc;
+}

@@ -1,0 +1,308 @@
+/* clnet-train: train a model file on a folder of class subfolders.
+ * This file sets the run up (device, model, recipe, data, normalisation) and
+ * prints what it resolved; train_loop.c runs the epochs. */
+#include "run.h"
+
+#include "../cli.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+volatile sig_atomic_t train_stop_requested;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    train_stop_requested = 1;
+}
+
+static int is_dir(const char *p)
+{
+    struct stat s;
+    return stat(p, &s) == 0 && S_ISDIR(s.st_mode);
+}
+
+static int fail(train_run *r, const char *what, clnet_status st)
+{
+    fprintf(stderr, "clnet-train: %s: %s\n", what,
+            r->ctx && *clnet_errmsg(r->ctx) ? clnet_errmsg(r->ctx) : clnet_strerror(st));
+    return -1;
+}
+
+/* Flags override the model file's [train] section, which overrides
+ * clnet's built-in defaults (already merged into the model's recipe). */
+static int resolve_recipe(train_run *r)
+{
+    const train_opts *o = &r->opts;
+    clnet_train_settings *t = &r->recipe;
+    clnet_model_get_train_settings(r->model, t);
+    if (o->optimizer) {
+        clnet_optimizer before = t->optimizer;
+        t->optimizer = strcmp(o->optimizer, "adam") == 0    ? CLNET_OPTIM_ADAM
+                       : strcmp(o->optimizer, "adamw") == 0 ? CLNET_OPTIM_ADAMW
+                                                            : CLNET_OPTIM_SGD;
+        if (before == CLNET_OPTIM_SGD && t->optimizer != CLNET_OPTIM_SGD && o->lr < 0)
+            t->lr = 0.001f;
+    }
+    if (o->lr >= 0) t->lr = o->lr;
+    if (o->momentum >= 0) t->momentum = o->momentum;
+    if (o->nesterov >= 0) t->nesterov = o->nesterov;
+    if (o->weight_decay >= 0) t->weight_decay = o->weight_decay;
+    if (o->label_smoothing >= 0) t->label_smoothing = o->label_smoothing;
+    if (o->clip_norm >= 0) t->clip_norm = o->clip_norm;
+    clnet_status st = clnet_model_set_train_settings(r->model, t);
+    if (st != CLNET_OK)
+        return fail(r, "recipe", st);
+
+    clnet_train_plan plan;
+    clnet_model_get_train_plan(r->model, &plan);
+    r->epochs = o->epochs > 0 ? o->epochs : plan.epochs > 0 ? plan.epochs : 1;
+    const char *sched = o->schedule ? o->schedule : plan.schedule[0] ? plan.schedule : "constant";
+    clnet__sched_kind kind;
+    if (clnet__schedule_from_name(sched, &kind) != 0) {
+        fprintf(stderr, "clnet-train: unknown schedule '%s'\n", sched);
+        return -1;
+    }
+    clnet__schedule_defaults(&r->schedule, kind);
+    int warmup = o->warmup >= 0 ? o->warmup : plan.warmup_epochs;
+    if (warmup > 0)
+        r->schedule.warmup_epochs = warmup;
+    int step_epochs = o->step_epochs > 0 ? o->step_epochs : plan.step_epochs;
+    if (step_epochs > 0)
+        r->schedule.step_epochs = (uint32_t)step_epochs;
+    float gamma = o->gamma > 0 ? o->gamma : plan.gamma;
+    if (gamma > 0)
+        r->schedule.gamma = gamma;
+
+    const char *aug = o->augment ? o->augment : plan.augment;
+    r->augment = 0;
+    char buf[128];
+    snprintf(buf, sizeof buf, "%s", aug ? aug : "");
+    for (char *tok = strtok(buf, ", "); tok; tok = strtok(NULL, ", ")) {
+        if (strcmp(tok, "flip") == 0)
+            r->augment |= CLNET_AUG_FLIP;
+        else if (strcmp(tok, "crop") == 0)
+            r->augment |= CLNET_AUG_CROP;
+        else if (strcmp(tok, "resized-crop") == 0 || strcmp(tok, "resized_crop") == 0)
+            r->augment |= CLNET_AUG_RESIZED_CROP;
+        else if (strcmp(tok, "none") != 0) {
+            fprintf(stderr, "clnet-train: --augment: unknown '%s' (flip, crop, "
+                            "resized-crop, none)\n", tok);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int parse_channels(const char *s, int c, float *out, const char *what)
+{
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", s);
+    int n = 0;
+    for (char *tok = strtok(buf, ","); tok && n < 4; tok = strtok(NULL, ","))
+        out[n++] = strtof(tok, NULL);
+    if (n == 1)
+        for (int i = 1; i < c; i++)
+            out[i] = out[0];
+    else if (n != c) {
+        fprintf(stderr, "clnet-train: --%s needs 1 or %d values, got '%s'\n", what, c, s);
+        return -1;
+    }
+    return 0;
+}
+
+static int open_data(train_run *r)
+{
+    const train_opts *o = &r->opts;
+    clnet_dataset_settings ds;
+    clnet_dataset_default_settings(&ds);
+    ds.channels = r->info.channels;
+    ds.height = r->info.height;
+    ds.width = r->info.width;
+    ds.limit_per_class = o->limit;
+    char train_dir[2048], val_dir[2048] = "";
+    snprintf(train_dir, sizeof train_dir, "%s", o->data_dir);
+    if (!o->val_dir) {
+        /* DATA/train + DATA/test (or val): a prepared split. */
+        char t[2048], v[2048];
+        snprintf(t, sizeof t, "%s/train", o->data_dir);
+        if (is_dir(t)) {
+            snprintf(train_dir, sizeof train_dir, "%s", t);
+            for (const char *name = "test"; name; name = strcmp(name, "test") == 0 ? "val" : NULL) {
+                snprintf(v, sizeof v, "%s/%s", o->data_dir, name);
+                if (!val_dir[0] && is_dir(v))
+                    snprintf(val_dir, sizeof val_dir, "%s", v);
+            }
+        }
+    } else {
+        snprintf(val_dir, sizeof val_dir, "%s", o->val_dir);
+    }
+    clnet_status st = clnet_dataset_open(r->ctx, train_dir, &ds, &r->all);
+    if (st != CLNET_OK)
+        return fail(r, train_dir, st);
+    if (clnet_dataset_classes(r->all) != r->info.classes) {
+        fprintf(stderr, "clnet-train: %s has %d classes but %s outputs %d\n",
+                train_dir, clnet_dataset_classes(r->all), o->model_path, r->info.classes);
+        return -1;
+    }
+    if (o->val_split > 0) {
+        st = clnet_dataset_split(r->ctx, r->all, o->val_split, r->opts.seed, &r->train, &r->val);
+        if (st != CLNET_OK)
+            return fail(r, "--val-split", st);
+    } else if (val_dir[0]) {
+        /* --limit applies to the validation folder too (quick runs). */
+        st = clnet_dataset_open_like(r->ctx, val_dir, r->all, &r->val);
+        if (st != CLNET_OK)
+            return fail(r, val_dir, st);
+    }
+    const clnet_dataset *tr = r->train ? r->train : r->all;
+    if (clnet_dataset_size(tr) < (size_t)r->info.batch) {
+        fprintf(stderr, "clnet-train: %zu training images is fewer than one batch "
+                        "of %d; use --batch\n", clnet_dataset_size(tr), r->info.batch);
+        return -1;
+    }
+    return 0;
+}
+
+static int setup_loader(train_run *r)
+{
+    const train_opts *o = &r->opts;
+    int c = r->info.channels;
+    const clnet_dataset *tr = r->train ? r->train : r->all;
+    if (o->mean && parse_channels(o->mean, c, r->mean, "mean"))
+        return -1;
+    if (o->std && parse_channels(o->std, c, r->std, "std"))
+        return -1;
+    if ((!o->mean || !o->std) && r->std[0] == 0) {
+        float mean[4], std[4];
+        clnet_status st = clnet_dataset_measure(r->ctx, tr, 2000, mean, std);
+        if (st != CLNET_OK)
+            return fail(r, "measuring mean/std", st);
+        for (int i = 0; i < c; i++) {
+            if (!o->mean)
+                r->mean[i] = mean[i];
+            if (!o->std)
+                r->std[i] = std[i] > 1e-6f ? std[i] : 1;
+        }
+    }
+    clnet_loader_default_settings(&r->loader);
+    r->loader.batch = r->info.batch;
+    r->loader.shuffle = 1;
+    r->loader.drop_last = 1;
+    r->loader.seed = o->seed;
+    r->loader.threads = o->threads;
+    r->loader.augment = r->augment;
+    r->loader.crop_pad = r->info.height >= 32 ? 4 : 2;
+    r->loader.mean = r->mean;
+    r->loader.std = r->std;
+    r->loader.cache = strcmp(o->cache_images, "on") == 0    ? CLNET_CACHE_ON
+                      : strcmp(o->cache_images, "off") == 0 ? CLNET_CACHE_OFF
+                                                             : CLNET_CACHE_AUTO;
+    r->steps_per_epoch = clnet_dataset_size(tr) / (size_t)r->info.batch;
+    clnet_status st = clnet__schedule_check(r->ctx, &r->schedule, r->steps_per_epoch,
+                                            (uint32_t)r->epochs);
+    return st == CLNET_OK ? 0 : fail(r, "schedule", st);
+}
+
+static void print_summary(const train_run *r)
+{
+    const clnet_model_info *i = &r->info;
+    const clnet_train_settings *t = &r->recipe;
+    static const char *const optim[] = {"sgd", "adam", "adamw"};
+    const clnet_dataset *tr = r->train ? r->train : r->all;
+    printf("device   %s\n", clnet_ctx_device_name(r->ctx));
+    printf("model    %s: %d layers, %zu parameters, input %dx%dx%d, %d classes\n",
+           r->opts.model_path, i->layers, i->params, i->channels, i->height, i->width,
+           i->classes);
+    printf("memory   %.1f MiB on the device with the memory plan (%.1f MiB without)\n",
+           i->memory_planned / 1048576.0, i->memory_naive / 1048576.0);
+    printf("data     %zu training images", clnet_dataset_size(tr));
+    if (r->val)
+        printf(", %zu validation images", clnet_dataset_size(r->val));
+    printf(" in %d classes (", clnet_dataset_classes(r->all));
+    for (int c = 0; c < clnet_dataset_classes(r->all) && c < 6; c++)
+        printf("%s%s", c ? ", " : "", clnet_dataset_class_name(r->all, c));
+    printf("%s)\n", clnet_dataset_classes(r->all) > 6 ? ", ..." : "");
+    printf("recipe   %s lr %g", optim[t->optimizer], (double)t->lr);
+    if (t->optimizer == CLNET_OPTIM_SGD)
+        printf(" momentum %g%s", (double)t->momentum, t->nesterov ? " nesterov" : "");
+    printf(" weight decay %g, %s schedule, %d epoch%s of %llu steps, batch %d",
+           (double)t->weight_decay, clnet__schedule_name(r->schedule.kind), r->epochs,
+           r->epochs == 1 ? "" : "s", (unsigned long long)r->steps_per_epoch, i->batch);
+    if (r->augment)
+        printf(", augment%s%s%s", r->augment & CLNET_AUG_FLIP ? " flip" : "",
+               r->augment & CLNET_AUG_CROP ? " crop" : "",
+               r->augment & CLNET_AUG_RESIZED_CROP ? " resized-crop" : "");
+    printf("\nnormalise mean");
+    for (int c = 0; c < i->channels; c++)
+        printf(" %.4f", (double)r->mean[c]);
+    printf(" std");
+    for (int c = 0; c < i->channels; c++)
+        printf(" %.4f", (double)r->std[c]);
+    printf("\noutput   %s\n", r->out_dir);
+    fflush(stdout);
+}
+
+static void cleanup(train_run *r)
+{
+    eval_result_free(&r->last_eval);
+    free(r->epoch_rows);
+    free(r->points);
+    clnet_model_free(r->model);
+    clnet_dataset_free(r->train);
+    clnet_dataset_free(r->val);
+    clnet_dataset_free(r->all);
+    clnet_ctx_free(r->ctx);
+}
+
+int main(int argc, char **argv)
+{
+    static train_run run;
+    train_run *r = &run;
+    int rc = train_opts_parse(argc, argv, &r->opts);
+    if (rc)
+        return rc == 1 ? 0 : 2;
+    size_t len = 0;
+    for (int i = 0; i < argc && len + 2 < sizeof r->command; i++)
+        len += (size_t)snprintf(r->command + len, sizeof r->command - len, "%s%s",
+                                i ? " " : "", argv[i]);
+    r->best_top1 = -1;
+    cli_verbosity verb = {r->opts.verbosity};
+    clnet_ctx_settings cs;
+    clnet_ctx_default_settings(&cs);
+    cs.device = r->opts.device;
+    cs.log = cli_log;
+    cs.log_user = &verb;
+    cs.log_level = cli_log_level(verb.level);
+    clnet_status st = clnet_ctx_create(&r->ctx, &cs);
+    if (st != CLNET_OK) {
+        fail(r, "device", st);
+        cleanup(r);
+        return 1;
+    }
+    clnet_model_settings ms;
+    clnet_model_default_settings(&ms);
+    ms.batch = r->opts.batch > 0 ? r->opts.batch : 0;
+    ms.seed = r->opts.seed;
+    ms.init = r->opts.init;
+    rc = 1;
+    st = clnet_model_load(r->ctx, r->opts.model_path, &ms, &r->model);
+    if (st != CLNET_OK)
+        fail(r, "model", st);
+    else if (clnet_model_get_info(r->model, &r->info) == CLNET_OK && resolve_recipe(r) == 0 &&
+             (!r->opts.resume || run_dir_restore(r) == 0) && open_data(r) == 0 &&
+             setup_loader(r) == 0 && run_dir_prepare(r) == 0) {
+        print_summary(r);
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = on_signal;
+        sigaction(SIGINT, &sa, NULL);
+        sigaction(SIGTERM, &sa, NULL);
+        rc = train_loop(r);
+    }
+    cleanup(r);
+    return rc;
+}

@@ -178,7 +178,8 @@ clnet_status clnet_model_save(clnet_model *m, const char *path,
 clnet_status clnet_model_load_checkpoint(clnet_model *m, const char *path);
 
 /* Creates a model from a checkpoint alone, using the model file text stored
- * in it, then loads the checkpoint. s->batch = 0 keeps the file's batch. */
+ * in it, then loads the checkpoint. s->batch = 0 takes the batch of that
+ * stored model file's [net] section. */
 clnet_status clnet_model_open_checkpoint(clnet_ctx *ctx, const char *path,
                                          const clnet_model_settings *s,
                                          clnet_model **out);

@@ -1,0 +1,72 @@
+/* conv2d internals shared by conv.c (parameters, plan), conv_ref.c (the
+ * plain-C reference) and conv_device.c (OpenCL forward/backward).
+ *
+ * Device strategy (conv_device.c):
+ *   - "direct": one input channel per group (depthwise, or a 1-channel input
+ *     such as a grayscale first layer): the GEMM would have an inner dimension
+ *     of only KH*KW, so plain kernels with one work-item per output element
+ *     (forward), per input element (dX) and per weight (dW) win.
+ *   - "gemm": everything else. A chunk of nb images is unrolled (im2col) into
+ *     cols [C*KH*KW][nb*OH*OW] (rows grouped by conv group), one GEMM (batched
+ *     over groups) gives [O][nb*OH*OW], and a kernel scatters that to NCHW
+ *     adding the bias. Backward gathers dout into the same [O][nb*P] layout:
+ *     dW += dOut*cols^T, cols = W^T*dOut, then col2im gathers into din.
+ *     A 1x1 stride-1 unpadded ungrouped conv skips im2col in forward and dX
+ *     (GEMMs batched over images read and write NCHW directly).
+ *     dW's GEMM has a long inner dimension (nb*OH*OW) and a small output,
+ *     which leaves most of the device idle, so (one group) it is split along
+ *     that dimension into dw_split GEMMs batched into partial sums, then
+ *     added up by a kernel (deterministic).
+ *   - dbias: a two-level reduction of dout (per image and channel, then per
+ *     channel), deterministic, no atomics.
+ * Chunking: nb is the largest image count whose cols + out buffers stay under
+ * CONV_WORK_LIMIT floats (64 MiB), at least 1, so a large batch does not need
+ * a huge scratch buffer; the batch_chunk= key overrides it. */
+#ifndef CLNET_OPS_CONV_H
+#define CLNET_OPS_CONV_H
+
+#include "ops/op.h"
+
+#define CONV_WORK_LIMIT ((size_t)16 << 20) /* floats: 64 MiB */
+#define CONV_DW_SLICE 1024   /* aimed-for inner size of one dW slice */
+#define CONV_DW_SPLIT_MAX 16
+
+typedef struct conv_params {
+    int filters;                /* 0 until set: required */
+    int kh, kw, sh, sw, dh, dw;
+    int pt, pb, pl, pr;
+    int groups, bias;
+    int batch_chunk;            /* images per im2col chunk; 0 = automatic */
+} conv_params;
+
+typedef enum conv_path { CONV_GEMM, CONV_GEMM_1X1, CONV_DIRECT } conv_path;
+
+/* Everything derived from the parameters and the input shape. */
+typedef struct conv_geom {
+    int n, c, h, w;     /* input */
+    int o, oh, ow;      /* output channels and size */
+    int kh, kw, sh, sw, dh, dw, pt, pl;
+    int g, cg, og;      /* groups; input and output channels per group */
+    int bias;
+    int nb;             /* images per im2col chunk (gemm paths) */
+    conv_path path;
+    size_t p;           /* oh * ow */
+    size_t kk;          /* kh * kw */
+    int dw_split;       /* slices of dW's inner dimension (gemm paths) */
+    /* work buffer regions, in this order */
+    size_t cols_count, tmp_count, dwpart_count, partial_count;
+} conv_geom;
+
+/* Checks params against the input shape and fills g; CLNET_ESHAPE or
+ * CLNET_EINVAL with a message naming shapes and values. */
+clnet_status conv_geom_make(const conv_params *p, clnet__shape in,
+                            conv_geom *g, char *err, size_t errlen);
+
+void conv_ref_forward(const void *params, const clnet__ref_io *io);
+void conv_ref_backward(const void *params, const clnet__ref_io *io);
+clnet_status conv_forward(clnet_ctx *ctx, const void *params,
+                          const clnet__op_io *io);
+clnet_status conv_backward(clnet_ctx *ctx, const void *params,
+                           const clnet__op_io *io);
+
+#endif

@@ -1,0 +1,176 @@
+/* conv2d against its reference (gradient checks on the reference, device
+ * forward/backward vs reference; tolerances in op_harness.h), plus shape
+ * inference and invalid arguments.
+ *
+ * The shape table covers each device path (conv.h): "gemm" (im2col + GEMM,
+ * also chunked with batch_chunk, and with dW split along its inner size),
+ * "1x1" (GEMM straight on NCHW) and "direct" (one input channel per group:
+ * depthwise, or a 1-channel input); unit and non-unit strides (built as
+ * separate kernel variants). */
+#include "op_harness.h"
+#include "../support.h"
+#include "ops/op_util.h"
+
+#include <string.h>
+
+static clnet_ctx *ctx;
+
+#define IN(n, c, h, w) 1, {{n, c, h, w}}
+
+static const op_case cases[] = {
+    /* kernel sizes and symmetric padding 0/1/2 */
+    {"conv", "filters=4 kernel=1", IN(2, 3, 7, 5), 1},
+    {"conv", "filters=4 kernel=3 pad=1", IN(2, 3, 7, 5), 1},
+    {"conv", "filters=3 kernel=3", IN(1, 3, 7, 5), 1},
+    {"conv", "filters=3 kernel=5 pad=2", IN(1, 3, 7, 5), 1},
+    {"conv", "filters=2 kernel=7 pad=1", IN(2, 2, 9, 8), 1},
+    /* stride 2 with odd input, with and without padding */
+    {"conv", "filters=4 kernel=3 stride=2 pad=1", IN(2, 3, 7, 5), 1},
+    {"conv", "filters=3 kernel=3 stride=2", IN(1, 2, 7, 5), 1},
+    {"conv", "filters=3 kernel=1 stride=2", IN(2, 3, 7, 5), 1},
+    /* asymmetric padding, dilation */
+    {"conv", "filters=3 kernel=3 pad_top=0 pad_bottom=2 pad_left=1 pad_right=0",
+     IN(2, 2, 6, 5), 1},
+    {"conv", "filters=3 kernel=3 dilation=2 pad=2", IN(2, 2, 7, 5), 1},
+    {"conv", "filters=2 kernel=3 stride=2 dilation=2,1 pad=2,1", IN(2, 2, 9, 7), 1},
+    /* non-square kernels; a kernel as large as the input (1x1 output) */
+    {"conv", "filters=3 kernel=3,1 pad=1,0", IN(2, 3, 7, 5), 1},
+    {"conv", "filters=2 kernel=1,5 stride=1,2 pad=0,2", IN(2, 3, 5, 7), 1},
+    {"conv", "filters=3 kernel=7,5", IN(2, 3, 7, 5), 1},
+    /* groups 2 (gemm and 1x1 shapes) and depthwise (direct path) */
+    {"conv", "filters=4 kernel=3 pad=1 groups=2", IN(2, 4, 5, 5), 1},
+    {"conv", "filters=6 kernel=1 groups=2", IN(2, 4, 3, 3), 1},
+    {"conv", "filters=3 kernel=3 pad=1 groups=3", IN(2, 3, 7, 5), 1},
+    {"conv", "filters=6 kernel=3 stride=2 pad=1 groups=3", IN(2, 3, 7, 5), 1},
+    {"conv", "filters=4 kernel=5 dilation=2 pad=3 groups=2", IN(1, 2, 7, 5), 1},
+    /* a 1-channel input (first layer of a grayscale net) goes direct */
+    {"conv", "filters=4 kernel=3 pad=1", IN(2, 1, 7, 5), 1},
+    /* bias off on each path */
+    {"conv", "filters=4 kernel=3 bias=0", IN(2, 3, 7, 5), 1},
+    {"conv", "filters=4 kernel=1 bias=0", IN(2, 3, 7, 5), 1},
+    {"conv", "filters=3 kernel=3 pad=1 groups=3 bias=0", IN(2, 3, 7, 5), 1},
+    /* batch 33; chunked im2col (4 chunks of 2, 2, 2, 1 images) */
+    {"conv", "filters=2 kernel=3 pad=1", IN(33, 2, 5, 4), 1},
+    {"conv", "filters=3 kernel=3 stride=2 pad=1 batch_chunk=2", IN(7, 2, 5, 5), 1},
+    {"conv", "filters=3 kernel=1 batch_chunk=3", IN(7, 2, 3, 3), 1},
+    /* dW split along nb*P (>= 2048 columns): 2 slices + 1 leftover column;
+     * chunks of 3 and 2 images, each split in 2 */
+    {"conv", "filters=3 kernel=3 pad=1", IN(3, 2, 23, 31), 1},
+    {"conv", "filters=2 kernel=3 pad=1 batch_chunk=3", IN(5, 2, 23, 31), 1},
+    /* inference only */
+    {"conv", "filters=4 kernel=3 pad=1", IN(2, 3, 7, 5), 0},
+    {"conv", "filters=4 kernel=1", IN(2, 3, 7, 5), 0},
+};
+
+START_TEST(conv_matches_reference)
+{
+    op_cases_run(ctx, cases, sizeof cases / sizeof cases[0]);
+}
+END_TEST
+
+/* Parses params and plans one input; returns the status, message in err. */
+static clnet_status plan_of(const char *params, int n_in, clnet__shape in,
+                            clnet__op_plan *plan, char *err, size_t cap)
+{
+    const clnet__op *op = clnet__op_find("conv");
+    unsigned char p[CLNET__PARAMS_MAX];
+    err[0] = '\0';
+    clnet_status st = clnet__op_params_parse(op, p, params, err, cap);
+    if (st != CLNET_OK)
+        return st;
+    clnet__shape ins[2] = {in, in};
+    memset(plan, 0, sizeof *plan);
+    return op->plan(p, n_in, ins, plan, err, cap);
+}
+
+#define EXPECT(params, n_in, shape, status, needle)                          \
+    do {                                                                     \
+        clnet__op_plan pl_;                                                  \
+        char err_[256];                                                      \
+        clnet_status st_ = plan_of(params, n_in, shape, &pl_, err_, sizeof err_); \
+        ck_assert_msg(st_ == (status), "%s: got %s (%s)", params,            \
+                      clnet_status_name(st_), err_);                         \
+        ck_assert_msg(strstr(err_, needle) != NULL,                          \
+                      "%s: message '%s' does not mention '%s'", params, err_, \
+                      needle);                                               \
+    } while (0)
+
+START_TEST(conv_rejects_bad_arguments)
+{
+    clnet__shape x = {2, 4, 6, 6};
+    EXPECT("filters=0", 1, x, CLNET_EPARSE, "filters=0");
+    EXPECT("filters=4 kernel=0", 1, x, CLNET_EPARSE, "kernel=0");
+    EXPECT("filters=4 stride=2,x", 1, x, CLNET_EPARSE, "stride=");
+    EXPECT("filters=4 pad=-1", 1, x, CLNET_EPARSE, "pad=-1");
+    EXPECT("filters=4 pad_left=-2", 1, x, CLNET_EPARSE, "pad_left=-2");
+    EXPECT("filters=4 dilation=0", 1, x, CLNET_EPARSE, "dilation=0");
+    EXPECT("filters=4 bias=maybe", 1, x, CLNET_EPARSE, "bias=maybe");
+    EXPECT("filters=4 size=3", 1, x, CLNET_ENOTFOUND, "size");
+    EXPECT("kernel=3", 1, x, CLNET_EINVAL, "filters");
+    EXPECT("filters=4 groups=3", 1, x, CLNET_EINVAL, "groups=3");
+    EXPECT("filters=6 groups=4", 1, x, CLNET_EINVAL, "filters=6");
+    EXPECT("filters=4 kernel=7", 1, x, CLNET_ESHAPE, "[2,4,6,6]");
+    EXPECT("filters=4 kernel=7", 1, x, CLNET_ESHAPE, "7x7");
+    EXPECT("filters=4 kernel=3 dilation=3", 1, x, CLNET_ESHAPE, "dilation 3x3");
+    EXPECT("filters=4 kernel=3,9 pad=0,1", 1, x, CLNET_ESHAPE, "3x9");
+    EXPECT("filters=4", 1, ((clnet__shape){0, 4, 6, 6}), CLNET_ESHAPE, "[0,4,6,6]");
+    EXPECT("filters=4", 1, ((clnet__shape){2, 4, 0, 6}), CLNET_ESHAPE, "[2,4,0,6]");
+    EXPECT("filters=4", 2, x, CLNET_EINVAL, "2");
+}
+END_TEST
+
+START_TEST(conv_plan_shapes)
+{
+    clnet__op_plan pl;
+    char err[256];
+    /* depthwise with two filters per channel, stride 2 on an odd input */
+    ck_assert_int_eq(plan_of("filters=6 kernel=3 stride=2 pad=1 groups=3", 1,
+                             (clnet__shape){5, 3, 7, 5}, &pl, err, sizeof err),
+                     CLNET_OK);
+    ck_assert(clnet__shape_eq(pl.out, (clnet__shape){5, 6, 4, 3}));
+    ck_assert_int_eq(pl.n_params, 2);
+    ck_assert_str_eq(pl.param_name[0], "weight");
+    ck_assert_int_eq(pl.param[0].ndim, 4);
+    ck_assert(pl.param[0].d[0] == 6 && pl.param[0].d[1] == 1 &&
+              pl.param[0].d[2] == 3 && pl.param[0].d[3] == 3);
+    ck_assert_int_eq(pl.param_init[0], CLNET__INIT_KAIMING);
+    ck_assert_int_eq(pl.param_decay[0], 1);
+    ck_assert_str_eq(pl.param_name[1], "bias");
+    ck_assert(pl.param[1].ndim == 1 && pl.param[1].d[0] == 6);
+    ck_assert_int_eq(pl.param_init[1], CLNET__INIT_BIAS);
+    ck_assert_int_eq(pl.param_decay[1], 0);
+    ck_assert_int_eq(pl.fan_in, 9);
+    ck_assert_int_eq(pl.fan_out, 18);
+    /* asymmetric padding and dilation: H 7+0+2-5+1 = 5, W (5+1+0-3)/2+1 = 2 */
+    ck_assert_int_eq(plan_of("filters=2 kernel=3 dilation=2,1 stride=1,2 "
+                             "pad_bottom=2 pad_left=1 bias=0",
+                             1, (clnet__shape){1, 2, 7, 5}, &pl, err, sizeof err),
+                     CLNET_OK);
+    ck_assert(clnet__shape_eq(pl.out, (clnet__shape){1, 2, 5, 2}));
+    ck_assert_int_eq(pl.n_params, 1);
+    /* a big batch is chunked: the scratch stays near 64 MiB */
+    ck_assert_int_eq(plan_of("filters=64 kernel=3 pad=1", 1,
+                             (clnet__shape){1000, 64, 56, 56}, &pl, err, sizeof err),
+                     CLNET_OK);
+    ck_assert_msg(pl.work_count * sizeof(float) <= ((size_t)65 << 20),
+                  "work %zu floats", pl.work_count);
+    ck_assert(pl.work_count >= (size_t)(64 * 9 + 64) * 56 * 56);
+}
+END_TEST
+
+int main(void)
+{
+    ctx = clnet_test_ctx();
+    Suite *s = suite_create("conv");
+    TCase *args = tcase_create("arguments");
+    tcase_add_test(args, conv_rejects_bad_arguments);
+    tcase_add_test(args, conv_plan_shapes);
+    suite_add_tcase(s, args);
+    TCase *tc = tcase_create("device_vs_reference");
+    tcase_set_timeout(tc, 300);
+    tcase_add_test(tc, conv_matches_reference);
+    suite_add_tcase(s, tc);
+    int rc = clnet_test_run(s);
+    clnet_ctx_free(ctx);
+    return rc;
+}

@@ -19,12 +19,13 @@ typedef struct report_epoch {
 typedef struct report_point {
     uint64_t step;
     double epoch_f;           /* fractional epoch, e.g. 1.25 */
-    double loss, acc, lr;
+    double loss, acc, lr;     /* acc, lr negative: not known */
 } report_point;
 
 /* A misclassified validation image. */
 typedef struct report_miss {
-    const char *path;         /* image file (read and embedded as a PNG) */
+    const char *path;         /* image file (read and embedded as a PNG);
+                                 NULL or unreadable: a placeholder */
     int truth, pred;
     float prob;               /* predicted class probability */
 } report_miss;
@@ -46,10 +47,26 @@ typedef struct report_data {
     int thumb_channels, thumb_height, thumb_width; /* thumbnail size */
 } report_data;
 
+/* Limits of what report.html shows, so a page stays readable and small:
+ * - the confusion matrix table for up to REPORT_MATRIX_MAX_CLASSES classes;
+ *   above that, the REPORT_CONFUSED_PAIRS largest off-diagonal cells instead;
+ * - per-class accuracy for every class up to REPORT_WORST_CLASSES, else the
+ *   REPORT_WORST_CLASSES lowest (classes without validation images left out);
+ * - the first REPORT_MAX_MISSES misses as thumbnails (thumb_* size, the
+ *   longest side shrunk to 96 px; 56 x 56 when zero). */
+#define REPORT_MATRIX_MAX_CLASSES 50
+#define REPORT_WORST_CLASSES 50
+#define REPORT_CONFUSED_PAIRS 20
+#define REPORT_MAX_MISSES 64
+
 /* Writes dir/metrics.csv (one tidy table: a `kind` column says "step" for
- * the finer loss series and "epoch" for the per-epoch rows) and
- * dir/report.html, each to a temp file then renamed into place. Returns 0,
- * or -1 with errbuf set. */
+ * the finer loss series and "epoch" for the per-epoch rows, in the order they
+ * happened; negative values other than losses are written as empty fields,
+ * NaN as "nan") and dir/report.html, each to a temp file in dir, fsync'd,
+ * then renamed into place, so a reader never sees half a file. The directory
+ * must exist. NaN points are left out of the charts; misses whose image cannot
+ * be read get a placeholder. Everything in d is borrowed. Prints nothing:
+ * returns 0, or -1 with a message in errbuf (may be NULL). */
 int report_write(const char *dir, const report_data *d, char *errbuf,
                  size_t errlen);
 

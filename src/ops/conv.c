@@ -46,6 +46,17 @@ static clnet_status conv_set(void *params, const char *key, const char *value,
         return clnet__parse_int(key, value, 1, CONV_MAX_CH, &p->groups, err, errlen);
     if (strcmp(key, "bias") == 0)
         return clnet__parse_bool(key, value, &p->bias, err, errlen);
+    if (strcmp(key, "algo") == 0) {
+        static const char *const algos[] = {"auto", "gemm", "direct"};
+        for (int i = 0; i < 3; i++)
+            if (value && strcmp(value, algos[i]) == 0) {
+                p->algo = i;
+                return CLNET_OK;
+            }
+        return clnet__op_error(err, errlen, CLNET_EPARSE,
+                               "algo=%s: expected auto, gemm or direct",
+                               value ? value : "");
+    }
     if (strcmp(key, "batch_chunk") == 0)
         return clnet__parse_int(key, value, 0, CONV_MAX_CH, &p->batch_chunk, err, errlen);
     return clnet__unknown_key("conv", key, err, errlen);
@@ -62,7 +73,10 @@ static long long out_extent(int in, int pad_a, int pad_b, int k, int dil, int st
 
 static conv_path choose_path(const conv_params *p, const conv_geom *g)
 {
-    if (g->cg == 1)
+    int one_by_one = p->kh == 1 && p->kw == 1;
+    if (p->algo == CONV_ALGO_DIRECT ||
+        (p->algo == CONV_ALGO_AUTO &&
+         (g->cg == 1 || (!one_by_one && g->cg * g->kk <= CONV_DIRECT_MAX_TAPS))))
         return CONV_DIRECT;
     if (p->kh == 1 && p->kw == 1 && p->sh == 1 && p->sw == 1 && p->pt == 0 &&
         p->pb == 0 && p->pl == 0 && p->pr == 0 && p->groups == 1)

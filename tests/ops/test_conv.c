@@ -2,11 +2,9 @@
  * forward/backward vs reference; tolerances in op_harness.h), plus shape
  * inference and invalid arguments.
  *
- * The shape table covers each device path (conv.h): "gemm" (im2col + GEMM,
- * also chunked with batch_chunk, and with dW split along its inner size),
- * "1x1" (GEMM straight on NCHW) and "direct" (one input channel per group:
- * depthwise, or a 1-channel input); unit and non-unit strides (built as
- * separate kernel variants). */
+ * Most shapes run on both device algorithms (conv.h): algo=gemm (im2col +
+ * GEMM, or for 1x1 unpadded convs a GEMM straight on NCHW; also chunked with
+ * batch_chunk, and with dW split along its inner size) and algo=direct. */
 #include "op_harness.h"
 #include "../support.h"
 #include "ops/op_util.h"
@@ -16,48 +14,54 @@
 static clnet_ctx *ctx;
 
 #define IN(n, c, h, w) 1, {{n, c, h, w}}
+/* The same case on both device algorithms (the auto choice is per shape). */
+#define BOTH(params, shape)                                                  \
+    {"conv", params " algo=gemm", shape, 1}, {"conv", params " algo=direct", shape, 1}
 
 static const op_case cases[] = {
     /* kernel sizes and symmetric padding 0/1/2 */
-    {"conv", "filters=4 kernel=1", IN(2, 3, 7, 5), 1},
-    {"conv", "filters=4 kernel=3 pad=1", IN(2, 3, 7, 5), 1},
-    {"conv", "filters=3 kernel=3", IN(1, 3, 7, 5), 1},
-    {"conv", "filters=3 kernel=5 pad=2", IN(1, 3, 7, 5), 1},
-    {"conv", "filters=2 kernel=7 pad=1", IN(2, 2, 9, 8), 1},
+    BOTH("filters=4 kernel=1", IN(2, 3, 7, 5)),
+    BOTH("filters=4 kernel=3 pad=1", IN(2, 3, 7, 5)),
+    BOTH("filters=3 kernel=3", IN(1, 3, 7, 5)),
+    BOTH("filters=3 kernel=5 pad=2", IN(1, 3, 7, 5)),
+    BOTH("filters=2 kernel=7 pad=1", IN(2, 2, 9, 8)),
     /* stride 2 with odd input, with and without padding */
-    {"conv", "filters=4 kernel=3 stride=2 pad=1", IN(2, 3, 7, 5), 1},
-    {"conv", "filters=3 kernel=3 stride=2", IN(1, 2, 7, 5), 1},
-    {"conv", "filters=3 kernel=1 stride=2", IN(2, 3, 7, 5), 1},
-    /* asymmetric padding, dilation */
-    {"conv", "filters=3 kernel=3 pad_top=0 pad_bottom=2 pad_left=1 pad_right=0",
-     IN(2, 2, 6, 5), 1},
-    {"conv", "filters=3 kernel=3 dilation=2 pad=2", IN(2, 2, 7, 5), 1},
-    {"conv", "filters=2 kernel=3 stride=2 dilation=2,1 pad=2,1", IN(2, 2, 9, 7), 1},
+    BOTH("filters=4 kernel=3 stride=2 pad=1", IN(2, 3, 7, 5)),
+    BOTH("filters=3 kernel=3 stride=2", IN(1, 2, 7, 5)),
+    BOTH("filters=3 kernel=1 stride=2", IN(2, 3, 7, 5)),
+    /* asymmetric padding, dilation, stride 3 wider than the kernel */
+    BOTH("filters=3 kernel=3 pad_top=0 pad_bottom=2 pad_left=1 pad_right=0",
+         IN(2, 2, 6, 5)),
+    BOTH("filters=3 kernel=3 dilation=2 pad=2", IN(2, 2, 7, 5)),
+    BOTH("filters=2 kernel=3 stride=2 dilation=2,1 pad=2,1", IN(2, 2, 9, 7)),
+    BOTH("filters=2 kernel=2 stride=3 pad=1,2", IN(1, 2, 8, 7)),
     /* non-square kernels; a kernel as large as the input (1x1 output) */
-    {"conv", "filters=3 kernel=3,1 pad=1,0", IN(2, 3, 7, 5), 1},
-    {"conv", "filters=2 kernel=1,5 stride=1,2 pad=0,2", IN(2, 3, 5, 7), 1},
-    {"conv", "filters=3 kernel=7,5", IN(2, 3, 7, 5), 1},
-    /* groups 2 (gemm and 1x1 shapes) and depthwise (direct path) */
-    {"conv", "filters=4 kernel=3 pad=1 groups=2", IN(2, 4, 5, 5), 1},
-    {"conv", "filters=6 kernel=1 groups=2", IN(2, 4, 3, 3), 1},
-    {"conv", "filters=3 kernel=3 pad=1 groups=3", IN(2, 3, 7, 5), 1},
-    {"conv", "filters=6 kernel=3 stride=2 pad=1 groups=3", IN(2, 3, 7, 5), 1},
-    {"conv", "filters=4 kernel=5 dilation=2 pad=3 groups=2", IN(1, 2, 7, 5), 1},
-    /* a 1-channel input (first layer of a grayscale net) goes direct */
-    {"conv", "filters=4 kernel=3 pad=1", IN(2, 1, 7, 5), 1},
-    /* bias off on each path */
-    {"conv", "filters=4 kernel=3 bias=0", IN(2, 3, 7, 5), 1},
-    {"conv", "filters=4 kernel=1 bias=0", IN(2, 3, 7, 5), 1},
-    {"conv", "filters=3 kernel=3 pad=1 groups=3 bias=0", IN(2, 3, 7, 5), 1},
-    /* batch 33; chunked im2col (4 chunks of 2, 2, 2, 1 images) */
+    BOTH("filters=3 kernel=3,1 pad=1,0", IN(2, 3, 7, 5)),
+    BOTH("filters=2 kernel=1,5 stride=1,2 pad=0,2", IN(2, 3, 5, 7)),
+    BOTH("filters=3 kernel=7,5", IN(2, 3, 7, 5)),
+    /* groups 2 (also 1x1) and depthwise with 1 and 2 filters per channel */
+    BOTH("filters=4 kernel=3 pad=1 groups=2", IN(2, 4, 5, 5)),
+    BOTH("filters=6 kernel=1 groups=2", IN(2, 4, 3, 3)),
+    BOTH("filters=3 kernel=3 pad=1 groups=3", IN(2, 3, 7, 5)),
+    BOTH("filters=6 kernel=3 stride=2 pad=1 groups=3", IN(2, 3, 7, 5)),
+    BOTH("filters=4 kernel=5 dilation=2 pad=3 groups=2", IN(1, 2, 7, 5)),
+    /* a 1-channel input (first layer of a grayscale net) */
+    BOTH("filters=4 kernel=3 pad=1", IN(2, 1, 7, 5)),
+    /* bias off */
+    BOTH("filters=4 kernel=3 bias=0", IN(2, 3, 7, 5)),
+    BOTH("filters=4 kernel=1 bias=0", IN(2, 3, 7, 5)),
+    BOTH("filters=3 kernel=3 pad=1 groups=3 bias=0", IN(2, 3, 7, 5)),
+    /* batch 33 (automatic choice) */
     {"conv", "filters=2 kernel=3 pad=1", IN(33, 2, 5, 4), 1},
-    {"conv", "filters=3 kernel=3 stride=2 pad=1 batch_chunk=2", IN(7, 2, 5, 5), 1},
+    /* chunked im2col: 4 chunks of 2, 2, 2, 1 images; 3 chunks of 1x1 */
+    {"conv", "filters=3 kernel=3 stride=2 pad=1 batch_chunk=2 algo=gemm", IN(7, 2, 5, 5), 1},
     {"conv", "filters=3 kernel=1 batch_chunk=3", IN(7, 2, 3, 3), 1},
     /* dW split along nb*P (>= 2048 columns): 2 slices + 1 leftover column;
      * chunks of 3 and 2 images, each split in 2 */
-    {"conv", "filters=3 kernel=3 pad=1", IN(3, 2, 23, 31), 1},
-    {"conv", "filters=2 kernel=3 pad=1 batch_chunk=3", IN(5, 2, 23, 31), 1},
-    /* inference only */
+    {"conv", "filters=3 kernel=3 pad=1 algo=gemm", IN(3, 2, 23, 31), 1},
+    {"conv", "filters=2 kernel=3 pad=1 batch_chunk=3 algo=gemm", IN(5, 2, 23, 31), 1},
+    /* automatic choice on a gemm-sized shape; inference only */
+    {"conv", "filters=4 kernel=3 pad=1", IN(2, 6, 7, 5), 1},
     {"conv", "filters=4 kernel=3 pad=1", IN(2, 3, 7, 5), 0},
     {"conv", "filters=4 kernel=1", IN(2, 3, 7, 5), 0},
 };
@@ -106,6 +110,7 @@ START_TEST(conv_rejects_bad_arguments)
     EXPECT("filters=4 dilation=0", 1, x, CLNET_EPARSE, "dilation=0");
     EXPECT("filters=4 bias=maybe", 1, x, CLNET_EPARSE, "bias=maybe");
     EXPECT("filters=4 size=3", 1, x, CLNET_ENOTFOUND, "size");
+    EXPECT("filters=4 algo=fft", 1, x, CLNET_EPARSE, "algo=fft");
     EXPECT("kernel=3", 1, x, CLNET_EINVAL, "filters");
     EXPECT("filters=4 groups=3", 1, x, CLNET_EINVAL, "groups=3");
     EXPECT("filters=6 groups=4", 1, x, CLNET_EINVAL, "filters=6");

@@ -9,6 +9,8 @@
 #include "../support.h"
 #include "ops/op_util.h"
 
+#include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 static clnet_ctx *ctx;
@@ -163,6 +165,74 @@ START_TEST(conv_plan_shapes)
 }
 END_TEST
 
+/* Device buffer holding n floats from src (NULL: zeros). */
+static clnet__tensor upload(const float *src, size_t n, clnet__buf **keep)
+{
+    float *zeros = src ? NULL : calloc(n, sizeof(float));
+    ck_assert_int_eq(clnet__buf_create(ctx, n * sizeof(float), keep), CLNET_OK);
+    ck_assert_int_eq(clnet__buf_write(ctx, *keep, 0, n * sizeof(float), src ? src : zeros),
+                     CLNET_OK);
+    free(zeros);
+    return (clnet__tensor){*keep, 0};
+}
+
+/* The network's input needs no gradient (din.buf == NULL): backward must
+ * still produce the weight and bias gradients, on every algorithm. */
+START_TEST(conv_without_input_gradient)
+{
+    static const char *const params[] = {"filters=4 kernel=3 pad=1 algo=gemm",
+                                         "filters=4 kernel=3 pad=1 algo=direct",
+                                         "filters=4 kernel=1"};
+    clnet__shape in = {2, 3, 7, 5};
+    const clnet__op *op = clnet__op_find("conv");
+    for (int v = 0; v < 3; v++) {
+        unsigned char p[CLNET__PARAMS_MAX];
+        clnet__op_plan pl = {0};
+        char err[256];
+        ck_assert_int_eq(plan_of(params[v], 1, in, &pl, err, sizeof err), CLNET_OK);
+        clnet__op_params_parse(op, p, params[v], err, sizeof err);
+        size_t nx = clnet__shape_count(in), ny = clnet__shape_count(pl.out);
+        size_t nw = clnet__dims_count(pl.param[0]), nb = clnet__dims_count(pl.param[1]);
+        float *h = malloc((nx + ny + nw + nb) * sizeof(float));
+        clnet_test_rng r;
+        clnet_test_rng_seed(&r, 7 + (uint64_t)v);
+        for (size_t i = 0; i < nx + ny + nw + nb; i++)
+            h[i] = clnet_test_uniform(&r, -1, 1);
+        float *x = h, *dy = h + nx, *w = dy + ny, *b = w + nw;
+        clnet__buf *bufs[8] = {0};
+        clnet__op_io io = {.n_in = 1, .in_shape = {in}, .out_shape = pl.out, .training = 1};
+        io.in[0] = upload(x, nx, &bufs[0]);
+        io.out = upload(NULL, ny, &bufs[1]);
+        io.dout = upload(dy, ny, &bufs[2]);
+        io.param[0] = upload(w, nw, &bufs[3]);
+        io.param[1] = upload(b, nb, &bufs[4]);
+        io.dparam[0] = upload(NULL, nw, &bufs[5]);
+        io.dparam[1] = upload(NULL, nb, &bufs[6]);
+        if (pl.work_count)
+            io.work = upload(NULL, pl.work_count, &bufs[7]);
+        ck_assert_int_eq(op->forward(ctx, p, &io), CLNET_OK);
+        ck_assert_msg(op->backward(ctx, p, &io) == CLNET_OK, "%s", clnet_errmsg(ctx));
+        float *dev = malloc((nw + nb) * sizeof(float));
+        float *ref = calloc(nw + nb, sizeof(float));
+        ck_assert_int_eq(clnet__buf_read(ctx, bufs[5], 0, nw * sizeof(float), dev), CLNET_OK);
+        ck_assert_int_eq(clnet__buf_read(ctx, bufs[6], 0, nb * sizeof(float), dev + nw), CLNET_OK);
+        clnet__ref_io rio = {.n_in = 1, .in_shape = {in}, .in = {x}, .out_shape = pl.out,
+                             .dout = dy, .param = {w, b}, .dparam = {ref, ref + nw},
+                             .training = 1};
+        op->ref_backward(p, &rio);
+        for (size_t i = 0; i < nw + nb; i++)
+            ck_assert_msg(fabsf(dev[i] - ref[i]) <= 1e-4f * (1 + fabsf(ref[i])),
+                          "%s: gradient %zu: device %g, reference %g", params[v], i,
+                          (double)dev[i], (double)ref[i]);
+        for (int i = 0; i < 8; i++)
+            clnet__buf_release(ctx, bufs[i]);
+        free(h);
+        free(dev);
+        free(ref);
+    }
+}
+END_TEST
+
 int main(void)
 {
     ctx = clnet_test_ctx();
@@ -174,6 +244,7 @@ int main(void)
     TCase *tc = tcase_create("device_vs_reference");
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, conv_matches_reference);
+    tcase_add_test(tc, conv_without_input_gradient);
     suite_add_tcase(s, tc);
     int rc = clnet_test_run(s);
     clnet_ctx_free(ctx);

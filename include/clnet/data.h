@@ -4,12 +4,22 @@
  *
  * Overview
  *   clnet_dataset_open scans ROOT/<class>/... (classes sorted by name as
- *   PyTorch's ImageFolder does; files found recursively, in sorted order;
- *   hidden files and folders skipped; PNG, JPEG, BMP, GIF (first frame), TGA
- *   and PNM by extension, case-insensitive). A clnet_loader then produces
- *   batches of float32 NCHW images with int32 labels in host memory that
- *   stays valid until the next call, filled by worker threads while the
- *   device computes.
+ *   PyTorch's ImageFolder does; files found recursively, in ImageFolder's
+ *   order: folders sorted by path, then file names; hidden files and folders
+ *   skipped; PNG, JPEG, BMP, GIF (first frame), TGA and PNM/PPM/PGM by
+ *   extension, case-insensitive; names are bytes, any encoding). Symbolic
+ *   links are followed, each folder entered once per class, so a link loop
+ *   ends. Every file's header is checked at open: unreadable files, files
+ *   that are not images and files over max_pixels are left out with one
+ *   warning each and counted (clnet_dataset_skipped). A clnet_loader then
+ *   produces batches of float32 NCHW images with int32 labels in host memory
+ *   that stays valid until the next call, filled by worker threads while
+ *   the device computes.
+ *
+ *   Images are converted to the dataset's channel count by stb_image (gray
+ *   to RGB by copying, RGB to gray by luma, alpha dropped, 16-bit to 8-bit)
+ *   and stretched to height x width with stb_image_resize (the aspect ratio
+ *   is not kept, as torchvision's Resize((h, w)) does not).
  *
  * Example
  *   clnet_dataset_settings ds;
@@ -30,12 +40,22 @@
  *   clnet_loader_free(ld);
  *   clnet_dataset_free(train);
  *
+ * Reproducibility
+ *   A batch's files and pixels depend only on (seed, epoch, batch number):
+ *   the epoch's order is a seeded shuffle, and each image's augmentation is
+ *   drawn from (seed, epoch, position), never from a shared generator. The
+ *   thread count and timing change nothing; start_epoch(e, k) resumes.
+ *
  * Ownership and threads
  *   A loader borrows its dataset (free the loader first). Batches are owned
  *   by the loader. A loader's functions are called from one thread; its
- *   workers are internal. Bad image files never stop a loader: each is
- *   skipped once with a warning through the context's log callback and
- *   counted (clnet_loader_skipped).
+ *   workers are internal. Bad image files never stop a loader: a file whose
+ *   data fails to decode (its header passed the check at open) is skipped
+ *   with one warning through the context's log callback (logged from the
+ *   caller's thread, in clnet_loader_next) and counted
+ *   (clnet_loader_skipped); its place in the batch goes to the next readable
+ *   file of the epoch's order, so batches stay full. Views made by
+ *   clnet_dataset_split borrow the files of their parent (free them first).
  */
 #ifndef CLNET_DATA_H
 #define CLNET_DATA_H
@@ -50,25 +70,36 @@ typedef struct clnet_dataset clnet_dataset;
 typedef struct clnet_loader clnet_loader;
 
 typedef struct clnet_dataset_settings {
-    int channels, height, width;  /* every image is converted to this */
-    int limit_per_class;          /* > 0: only the first N files per class */
-    uint64_t max_pixels;          /* larger images are skipped (default 64M) */
+    int channels, height, width;  /* every image is converted to this:
+                                     1 gray, 3 RGB (2 and 4 add alpha, 255
+                                     where the file has none); height and
+                                     width must be set (defaults: 0) */
+    int limit_per_class;          /* > 0: only the first N readable files of
+                                     each class (files past them are never
+                                     read, so a quick run opens quickly) */
+    uint64_t max_pixels;          /* larger images are skipped (default
+                                     64 Mi pixels, a decompression-bomb guard) */
 } clnet_dataset_settings;
 
+/* channels 3, height = width = 0 (to be set), no limit, 64 Mi pixels. */
 void clnet_dataset_default_settings(clnet_dataset_settings *s);
 
-/* Errors before any compute: a missing or unreadable root, fewer than two
- * classes, an empty class folder, no image files at all. */
+/* Errors before any compute: a missing or unreadable root or class folder,
+ * fewer than two classes, a class folder without image files (named), a
+ * class none of whose files is readable. */
 clnet_status clnet_dataset_open(clnet_ctx *ctx, const char *root,
                                 const clnet_dataset_settings *s,
                                 clnet_dataset **out);
 /* Opens a validation folder whose classes must equal like's (same names,
- * same order); a mismatch is a clear error naming the classes. */
+ * same order); a mismatch is a clear error naming the missing and the extra
+ * classes. Uses like's settings (limit_per_class included). */
 clnet_status clnet_dataset_open_like(clnet_ctx *ctx, const char *root,
                                      const clnet_dataset *like,
                                      clnet_dataset **out);
-/* Stratified split: about `fraction` of each class goes to *val, chosen by
- * seed; both share the files of ds (ds must outlive them). */
+/* Stratified split: round(fraction x n) files of each class of n files go to
+ * *val (at least one, and one stays in *train, when n >= 2), chosen by
+ * seed; both keep ds's order and share its files (ds must outlive them).
+ * 0 < fraction < 1. */
 clnet_status clnet_dataset_split(clnet_ctx *ctx, const clnet_dataset *ds,
                                  double fraction, uint64_t seed,
                                  clnet_dataset **train, clnet_dataset **val);
@@ -78,11 +109,19 @@ size_t clnet_dataset_size(const clnet_dataset *ds);
 int clnet_dataset_classes(const clnet_dataset *ds);
 const char *clnet_dataset_class_name(const clnet_dataset *ds, int i);
 size_t clnet_dataset_class_count(const clnet_dataset *ds, int i);
-/* Path of file i (in dataset order) and its label. Borrowed. */
+/* Path of file i (in dataset order) and its label (label may be NULL).
+ * Borrowed; NULL when i is out of range. */
 const char *clnet_dataset_path(const clnet_dataset *ds, size_t i, int *label);
+/* Files left out by the header check when this folder was opened (0 for
+ * the views of clnet_dataset_split: ask their parent). */
+size_t clnet_dataset_skipped(const clnet_dataset *ds);
+/* The folder it was opened from (for a view, its parent's). Borrowed. */
+const char *clnet_dataset_root(const clnet_dataset *ds);
 
 /* Per-channel mean and standard deviation (of pixel values in [0, 1]) over
- * up to `samples` images spread evenly through the dataset. */
+ * up to `samples` images spread evenly through the dataset (0: all), as
+ * converted and resized for the model. Exact and thread-count independent.
+ * Undecodable files are left out; a channel without variation gets std 1. */
 clnet_status clnet_dataset_measure(clnet_ctx *ctx, const clnet_dataset *ds,
                                    size_t samples, float *mean, float *std);
 
@@ -112,12 +151,17 @@ typedef struct clnet_loader_settings {
     int threads;                 /* 0: number of cores */
     unsigned augment;            /* CLNET_AUG_* flags */
     int crop_pad;                /* CLNET_AUG_CROP padding (default 4) */
-    const float *mean, *std;     /* per channel; NULL: 0 and 1 */
-    clnet_cache_mode cache;
-    size_t cache_budget_bytes;   /* AUTO: cache when decoded size fits */
+    const float *mean, *std;     /* per channel; NULL: 0 and 1; read during
+                                    clnet_loader_create only */
+    clnet_cache_mode cache;      /* images decoded and resized, before
+                                    augmentation: C x H x W bytes each */
+    size_t cache_budget_bytes;   /* AUTO: cache when that fits; default (and
+                                    0) a quarter of physical memory */
     int prefetch;                /* batches prepared ahead (default 3) */
 } clnet_loader_settings;
 
+/* batch 64, shuffle on, seed 1, threads 0 (= online cores), no
+ * augmentation, crop_pad 4, cache AUTO, prefetch 3. */
 void clnet_loader_default_settings(clnet_loader_settings *s);
 
 typedef struct clnet_batch {
@@ -133,9 +177,10 @@ clnet_status clnet_loader_create(clnet_ctx *ctx, const clnet_dataset *ds,
                                  clnet_loader **out);
 void clnet_loader_free(clnet_loader *ld);
 
-/* Starts epoch `epoch` at batch `first_batch` (0, or a resume position):
- * the order depends only on (seed, epoch), so a resumed run sees the same
- * batches. */
+/* Starts epoch `epoch` at batch `first_batch` (0, or a resume position;
+ * at most clnet_loader_batches): the order depends only on (seed, epoch),
+ * so a resumed run sees the same batches. Batches of an epoch in progress
+ * are dropped. */
 clnet_status clnet_loader_start_epoch(clnet_loader *ld, uint32_t epoch,
                                       uint64_t first_batch);
 /* Next batch of the epoch, or *out = NULL at its end. The batch stays valid
@@ -145,6 +190,8 @@ clnet_status clnet_loader_next(clnet_loader *ld, const clnet_batch **out);
 uint64_t clnet_loader_batches(const clnet_loader *ld);
 /* Files skipped as unreadable so far (each is reported once). */
 size_t clnet_loader_skipped(const clnet_loader *ld);
+/* Bytes of the decoded-image cache, 0 when the loader does not cache. */
+size_t clnet_loader_cache_bytes(const clnet_loader *ld);
 
 #ifdef __cplusplus
 }

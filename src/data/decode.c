@@ -1,0 +1,283 @@
+/* One image file to pixels: read, header check, stb_image decode, channel
+ * conversion and resize. Runs on worker threads, so nothing here touches a
+ * context: reasons go to a caller's buffer (stb_image's own failure reason
+ * is thread-local in Debian's libstb). */
+#include "data/data_impl.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <stb_image.h>
+#include <stb_image_resize.h>
+
+/* Enough for every header stb_image reads, except JPEGs with large EXIF or
+ * ICC blocks before the frame header; those are read whole on a retry. */
+#define PROBE_BYTES 65536
+
+void clnet__filebuf_free(clnet__filebuf *b)
+{
+    free(b->p);
+    b->p = NULL;
+    b->cap = 0;
+}
+
+static int reserve(clnet__filebuf *b, size_t n)
+{
+    if (n <= b->cap)
+        return 0;
+    size_t cap = b->cap ? b->cap : 16384;
+    while (cap < n)
+        cap *= 2;
+    unsigned char *p = realloc(b->p, cap);
+    if (!p)
+        return -1;
+    b->p = p;
+    b->cap = cap;
+    return 0;
+}
+
+static void why_errno(char *why, size_t whylen, const char *what, int err)
+{
+    snprintf(why, whylen, "%s: %s", what, strerror(err));
+}
+
+static clnet_status read_fd(int fd, unsigned char *p, size_t want, size_t *got,
+                            char *why, size_t whylen)
+{
+    *got = 0;
+    while (*got < want) {
+        ssize_t r = read(fd, p + *got, want - *got);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            why_errno(why, whylen, "read error", errno);
+            return CLNET_EIO;
+        }
+        if (r == 0)
+            break;
+        *got += (size_t)r;
+    }
+    return CLNET_OK;
+}
+
+/* Reads the whole file at (dir, path) into b. */
+static clnet_status read_whole(int dir, const char *path, clnet__filebuf *b,
+                               size_t *len, char *why, size_t whylen)
+{
+    int fd = openat(dir, path, O_RDONLY);
+    if (fd < 0) {
+        why_errno(why, whylen, "cannot open", errno);
+        return CLNET_EIO;
+    }
+    struct stat st;
+    clnet_status status = CLNET_OK;
+    if (fstat(fd, &st) != 0) {
+        why_errno(why, whylen, "cannot stat", errno);
+        status = CLNET_EIO;
+    } else if (st.st_size == 0) {
+        snprintf(why, whylen, "empty file (0 bytes)");
+        status = CLNET_EFORMAT;
+    } else if ((uint64_t)st.st_size > INT_MAX) {
+        snprintf(why, whylen, "file too large (%lld bytes)", (long long)st.st_size);
+        status = CLNET_EFORMAT;
+    } else if (reserve(b, (size_t)st.st_size) != 0) {
+        snprintf(why, whylen, "out of memory reading %lld bytes", (long long)st.st_size);
+        status = CLNET_ENOMEM;
+    } else {
+        /* A file that shrank since fstat: decode what is there. */
+        status = read_fd(fd, b->p, (size_t)st.st_size, len, why, whylen);
+    }
+    close(fd);
+    return status;
+}
+
+/* Reads the first PROBE_BYTES: one open, read and close, no stat, as the
+ * header check at open does this for every file of the dataset. */
+static clnet_status read_head(int dir, const char *path, clnet__filebuf *b,
+                              size_t *len, int *whole, char *why, size_t whylen)
+{
+    if (reserve(b, PROBE_BYTES) != 0) {
+        snprintf(why, whylen, "out of memory");
+        return CLNET_ENOMEM;
+    }
+    int fd = openat(dir, path, O_RDONLY);
+    if (fd < 0) {
+        why_errno(why, whylen, "cannot open", errno);
+        return CLNET_EIO;
+    }
+    clnet_status status = read_fd(fd, b->p, PROBE_BYTES, len, why, whylen);
+    close(fd);
+    if (status == CLNET_OK && *len == 0) {
+        snprintf(why, whylen, "empty file (0 bytes)");
+        status = CLNET_EFORMAT;
+    }
+    *whole = *len < PROBE_BYTES;
+    return status;
+}
+
+static clnet_status check_size(int w, int h, uint64_t max_pixels, char *why,
+                               size_t whylen)
+{
+    uint64_t px = (uint64_t)w * (uint64_t)h;
+    if (w <= 0 || h <= 0 || px > max_pixels) {
+        snprintf(why, whylen, "image is %dx%d, more than the limit of %llu pixels",
+                 w, h, (unsigned long long)max_pixels);
+        return CLNET_EFORMAT;
+    }
+    return CLNET_OK;
+}
+
+/* The size a PNG header claims. stb_image refuses PNGs of more than 2^30
+ * bytes in its header check, and its failure reason then names the last
+ * format it tried ("unknown image type"), not the size. */
+static int png_dims(const unsigned char *p, size_t len, int *w, int *h)
+{
+    static const unsigned char sig[12] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a,
+                                          '\n', 0, 0, 0, 13};
+    if (len < 24 || memcmp(p, sig, sizeof sig) != 0 || memcmp(p + 12, "IHDR", 4) != 0)
+        return 0;
+    uint32_t pw = (uint32_t)p[16] << 24 | (uint32_t)p[17] << 16 | (uint32_t)p[18] << 8 | p[19];
+    uint32_t ph = (uint32_t)p[20] << 24 | (uint32_t)p[21] << 16 | (uint32_t)p[22] << 8 | p[23];
+    if (pw == 0 || ph == 0 || pw > INT_MAX || ph > INT_MAX)
+        return 0;
+    *w = (int)pw;
+    *h = (int)ph;
+    return 1;
+}
+
+static void why_stb(char *why, size_t whylen, const char *what)
+{
+    const char *r = stbi_failure_reason();
+    snprintf(why, whylen, "%s (stb_image: %s)", what, r ? r : "unknown error");
+}
+
+clnet_status clnet__image_probe(int dir, const char *path, uint64_t max_pixels,
+                                clnet__filebuf *buf, int *w, int *h, char *why,
+                                size_t whylen)
+{
+    size_t len = 0;
+    int whole = 0, comp = 0;
+    clnet_status st = read_head(dir, path, buf, &len, &whole, why, whylen);
+    if (st != CLNET_OK)
+        return st;
+    int ok = stbi_info_from_memory(buf->p, (int)len, w, h, &comp);
+    if (!ok && !whole) {
+        if ((st = read_whole(dir, path, buf, &len, why, whylen)) != CLNET_OK)
+            return st;
+        ok = stbi_info_from_memory(buf->p, (int)len, w, h, &comp);
+    }
+    if (!ok) {
+        if (png_dims(buf->p, len, w, h) && check_size(*w, *h, max_pixels, why, whylen))
+            return CLNET_EFORMAT; /* a clearer reason than stb's last guess */
+        why_stb(why, whylen, "not a readable image");
+        return CLNET_EFORMAT;
+    }
+    return check_size(*w, *h, max_pixels, why, whylen);
+}
+
+/* stb_image decodes a JPEG cut short without complaint (the missing data
+ * reads as zeros), so a file that lacks the end-of-image marker is called
+ * truncated here, as libjpeg and PIL do. Some writers append padding after
+ * the marker; look for it near the end. */
+static int jpeg_truncated(const unsigned char *p, size_t len)
+{
+    if (len < 4 || p[0] != 0xFF || p[1] != 0xD8)
+        return 0;
+    size_t from = len > 4096 ? len - 4096 : 2;
+    for (size_t i = len - 1; i > from; i--)
+        if (p[i - 1] == 0xFF && p[i] == 0xD9)
+            return 0;
+    return 1;
+}
+
+clnet_status clnet__image_decode(const char *path, const clnet_dataset_settings *s,
+                                 clnet__filebuf *buf, uint8_t *out, char *why,
+                                 size_t whylen)
+{
+    size_t len = 0;
+    int w = 0, h = 0, comp = 0;
+    clnet_status st = read_whole(AT_FDCWD, path, buf, &len, why, whylen);
+    if (st != CLNET_OK)
+        return st;
+    /* The header again: the file may have changed since the scan, and the
+     * pixel limit must hold before stb_image allocates anything. */
+    if (!stbi_info_from_memory(buf->p, (int)len, &w, &h, &comp)) {
+        why_stb(why, whylen, "not a readable image");
+        return CLNET_EFORMAT;
+    }
+    if ((st = check_size(w, h, s->max_pixels, why, whylen)) != CLNET_OK)
+        return st;
+    if (jpeg_truncated(buf->p, len)) {
+        snprintf(why, whylen, "truncated JPEG (no end-of-image marker)");
+        return CLNET_EFORMAT;
+    }
+    /* stb_image's flip setting is process-wide unless set per thread: an
+     * application that flips for its own images must not flip ours. */
+    stbi_set_flip_vertically_on_load_thread(0);
+    unsigned char *px = stbi_load_from_memory(buf->p, (int)len, &w, &h, &comp,
+                                              s->channels);
+    if (!px) {
+        why_stb(why, whylen, "cannot decode");
+        return CLNET_EFORMAT;
+    }
+    int c = s->channels;
+    if (w == s->width && h == s->height) {
+        memcpy(out, px, (size_t)w * h * c);
+    } else if (!stbir_resize_uint8(px, w, h, 0, out, s->width, s->height, 0, c)) {
+        stbi_image_free(px);
+        snprintf(why, whylen, "out of memory resizing %dx%d to %dx%d", w, h,
+                 s->width, s->height);
+        return CLNET_ENOMEM;
+    }
+    stbi_image_free(px);
+    return CLNET_OK;
+}
+
+clnet_status clnet__check_image_settings(clnet_ctx *ctx,
+                                         const clnet_dataset_settings *s)
+{
+    CLNET__CHECK_ARG(ctx, s != NULL);
+    if (s->channels < 1 || s->channels > 4)
+        return clnet__fail(ctx, CLNET_EINVAL,
+                           "image channels %d: must be 1 (gray), 2, 3 (RGB) or 4",
+                           s->channels);
+    if (s->height < 1 || s->width < 1 || s->height > 32768 || s->width > 32768)
+        return clnet__fail(ctx, CLNET_EINVAL, "image size %dx%d: must be 1..32768",
+                           s->width, s->height);
+    if (s->max_pixels < 1)
+        return clnet__fail(ctx, CLNET_EINVAL, "max_pixels must be at least 1");
+    return CLNET_OK;
+}
+
+clnet_status clnet_image_load(clnet_ctx *ctx, const char *path,
+                              const clnet_dataset_settings *s, float *out)
+{
+    CLNET__CHECK_ARG(ctx, path != NULL && out != NULL);
+    clnet_status st = clnet__check_image_settings(ctx, s);
+    if (st != CLNET_OK)
+        return st;
+    int c = s->channels, hw = s->height * s->width;
+    uint8_t *px = malloc((size_t)hw * c);
+    if (!px)
+        return clnet__fail(ctx, CLNET_ENOMEM, "out of memory loading '%s'", path);
+    clnet__filebuf buf = {0};
+    char why[CLNET__WHY_MAX];
+    st = clnet__image_decode(path, s, &buf, px, why, sizeof why);
+    clnet__filebuf_free(&buf);
+    if (st != CLNET_OK) {
+        free(px);
+        return clnet__fail(ctx, st, "'%s': %s", path, why);
+    }
+    /* stb_image's pixels are interleaved; the model wants planes. */
+    for (int ch = 0; ch < c; ch++)
+        for (int i = 0; i < hw; i++)
+            out[(size_t)ch * hw + i] = px[(size_t)i * c + ch] * (1.0f / 255.0f);
+    free(px);
+    return CLNET_OK;
+}

@@ -1,0 +1,222 @@
+/* Image decoding: the broken-file fixture (exactly the unreadable files are
+ * skipped and reported, once), the valid odd PNGs, channel conversion and
+ * resizing. */
+#include "fixture.h"
+#include "../support.h"
+
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+
+static void noise(uint8_t *px, size_t n, uint64_t seed)
+{
+    clnet_test_rng r;
+    clnet_test_rng_seed(&r, seed);
+    for (size_t i = 0; i < n; i++)
+        px[i] = (uint8_t)clnet_test_uniform(&r, 0, 255.99f);
+}
+
+/* Class a: one good file and the five unreadable kinds; class b: one good
+ * file and three valid but unusual PNGs. */
+static void make_broken_fixture(void)
+{
+    fx_mkdirs("%s/a", fx_root);
+    fx_mkdirs("%s/b", fx_root);
+    uint8_t px[32 * 32 * 3];
+    fx_png_fill(fx_at("a/00_good.png"), 8, 8, 1, 10);
+    noise(px, sizeof px, 1);
+    fx_png(fx_at("tmp.png"), 32, 32, 1, px);
+    char src[4096];
+    snprintf(src, sizeof src, "%s", fx_at("tmp.png"));
+    fx_truncate_copy(src, fx_at("a/01_trunc.png"), fx_file_size(src) * 6 / 10);
+    fx_jpg(fx_at("tmp.jpg"), 32, 32, 3, px);
+    snprintf(src, sizeof src, "%s", fx_at("tmp.jpg"));
+    fx_truncate_copy(src, fx_at("a/02_trunc.jpg"), fx_file_size(src) * 6 / 10);
+    fx_write(fx_at("a/03_zero.png"), "", 0);
+    fx_write(fx_at("a/04_text.png"), "hello, world\n", 13);
+    fx_png_header_only(fx_at("a/05_huge.png"), 100000, 100000);
+
+    fx_png_fill(fx_at("b/00_good.png"), 8, 8, 1, 20);
+    uint8_t g16[8 * 8 * 2];
+    for (int i = 0; i < 64; i++) {
+        g16[2 * i] = 0xAB; /* big-endian 0xABCD: 171 at 8 bits */
+        g16[2 * i + 1] = 0xCD;
+    }
+    fx_png_raw(fx_at("b/01_16bit.png"), 8, 8, 16, 0, g16, NULL, 0, NULL, 0);
+    uint8_t ga[8 * 8 * 2];
+    for (int i = 0; i < 64; i++) {
+        ga[2 * i] = 50;
+        ga[2 * i + 1] = 7; /* alpha: dropped */
+    }
+    fx_png_raw(fx_at("b/02_gray_alpha.png"), 8, 8, 8, 4, ga, NULL, 0, NULL, 0);
+    static const uint8_t plte[6] = {255, 0, 0, 0, 0, 255};
+    static const uint8_t trns[2] = {255, 128};
+    uint8_t idx[64];
+    for (int i = 0; i < 64; i++)
+        idx[i] = (uint8_t)(i & 1);
+    fx_png_raw(fx_at("b/03_palette.png"), 8, 8, 8, 3, idx, plte, 2, trns, 2);
+    remove(fx_at("tmp.png"));
+    remove(fx_at("tmp.jpg"));
+}
+
+START_TEST(broken_files_are_skipped_once)
+{
+    make_broken_fixture();
+    clnet_dataset_settings s = fx_settings(1, 8, 8);
+    clnet_dataset *ds = NULL;
+    ck_assert_int_eq(clnet_dataset_open(fx_c, fx_root, &s, &ds), CLNET_OK);
+    /* Caught by the header check at open: */
+    ck_assert_uint_eq(clnet_dataset_skipped(ds), 3);
+    ck_assert_int_eq(fx_log_count("03_zero.png': empty file"), 1);
+    ck_assert_int_eq(fx_log_count("04_text.png': not a readable image"), 1);
+    ck_assert_int_eq(fx_log_count("05_huge.png': image is 100000x100000, more than"), 1);
+    ck_assert_int_eq(fx_log_count(NULL), 3);
+    ck_assert_uint_eq(clnet_dataset_size(ds), 7);
+
+    clnet_loader_settings ls;
+    clnet_loader_default_settings(&ls);
+    ls.batch = 7;
+    ls.shuffle = 0;
+    ls.threads = 2;
+    clnet_loader *ld = NULL;
+    ck_assert_int_eq(clnet_loader_create(fx_c, ds, &ls, &ld), CLNET_OK);
+    for (uint32_t epoch = 0; epoch < 2; epoch++) {
+        fx_log_reset();
+        ck_assert_int_eq(clnet_loader_start_epoch(ld, epoch, 0), CLNET_OK);
+        const clnet_batch *b = NULL;
+        ck_assert_int_eq(clnet_loader_next(ld, &b), CLNET_OK);
+        ck_assert_ptr_nonnull(b);
+        ck_assert_int_eq(b->n, 7);
+        /* The truncated files' places go to the next readable file. */
+        static const uint32_t want_idx[7] = {0, 3, 3, 3, 4, 5, 6};
+        static const float want_px[7] = {10, 20, 20, 20, 171, 50, 76};
+        for (int i = 0; i < 7; i++) {
+            ck_assert_uint_eq(b->indices[i], want_idx[i]);
+            ck_assert_int_eq(b->labels[i], want_idx[i] >= 3);
+            ck_assert_float_eq_tol(b->images[i * 64], want_px[i] / 255.0f, 1e-6);
+        }
+        ck_assert_float_eq_tol(b->images[6 * 64 + 1], 28 / 255.0f, 1e-6); /* blue */
+        ck_assert_int_eq(clnet_loader_next(ld, &b), CLNET_OK);
+        ck_assert_ptr_null(b);
+        /* Reported in the first epoch only; counted once. */
+        ck_assert_int_eq(fx_log_count("01_trunc.png"), epoch == 0);
+        ck_assert_int_eq(fx_log_count("02_trunc.jpg"), epoch == 0);
+        ck_assert_int_eq(fx_log_count(NULL), epoch == 0 ? 2 : 0);
+        ck_assert_uint_eq(clnet_loader_skipped(ld), 2);
+    }
+    clnet_loader_free(ld);
+    clnet_dataset_free(ds);
+}
+END_TEST
+
+START_TEST(valid_odd_pngs_in_color)
+{
+    make_broken_fixture();
+    clnet_dataset_settings s = fx_settings(3, 8, 8);
+    float px[3 * 64];
+    ck_assert_int_eq(clnet_image_load(fx_c, fx_at("b/03_palette.png"), &s, px), CLNET_OK);
+    ck_assert_float_eq_tol(px[0], 1.0f, 1e-6);       /* red: R plane */
+    ck_assert_float_eq_tol(px[64], 0.0f, 1e-6);      /* G plane */
+    ck_assert_float_eq_tol(px[128 + 1], 1.0f, 1e-6); /* blue at x=1: B plane */
+    ck_assert_int_eq(clnet_image_load(fx_c, fx_at("b/02_gray_alpha.png"), &s, px), CLNET_OK);
+    for (int k = 0; k < 3; k++)
+        ck_assert_float_eq_tol(px[k * 64 + 5], 50 / 255.0f, 1e-6);
+    ck_assert_int_eq(clnet_image_load(fx_c, fx_at("b/01_16bit.png"), &s, px), CLNET_OK);
+    ck_assert_float_eq_tol(px[2 * 64 + 63], 171 / 255.0f, 1e-6);
+    /* Errors name the file and say why. */
+    ck_assert_int_eq(clnet_image_load(fx_c, fx_at("a/01_trunc.png"), &s, px), CLNET_EFORMAT);
+    ck_assert_msg(strstr(clnet_errmsg(fx_c), "01_trunc.png") &&
+                  strstr(clnet_errmsg(fx_c), "stb_image"), "%s", clnet_errmsg(fx_c));
+    ck_assert_int_eq(clnet_image_load(fx_c, fx_at("a/02_trunc.jpg"), &s, px), CLNET_EFORMAT);
+    ck_assert_ptr_nonnull(strstr(clnet_errmsg(fx_c), "truncated JPEG"));
+    ck_assert_int_eq(clnet_image_load(fx_c, fx_at("a/nonexistent.png"), &s, px), CLNET_EIO);
+    ck_assert_ptr_nonnull(strstr(clnet_errmsg(fx_c), "No such file"));
+    s.max_pixels = 63;
+    ck_assert_int_eq(clnet_image_load(fx_c, fx_at("a/00_good.png"), &s, px), CLNET_EFORMAT);
+    ck_assert_ptr_nonnull(strstr(clnet_errmsg(fx_c), "8x8, more than the limit of 63"));
+}
+END_TEST
+
+START_TEST(channel_conversion)
+{
+    const uint8_t rgb[6] = {200, 100, 50, 0, 255, 0};
+    fx_png(fx_at("rgb.png"), 2, 1, 3, rgb);
+    const uint8_t gray[2] = {30, 220};
+    fx_png(fx_at("gray.png"), 2, 1, 1, gray);
+    const uint8_t rgba[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+    fx_png(fx_at("rgba.png"), 2, 1, 4, rgba);
+    float px[8];
+    clnet_dataset_settings s1 = fx_settings(1, 1, 2), s3 = fx_settings(3, 1, 2),
+                           s4 = fx_settings(4, 1, 2);
+    /* RGB to gray is stb_image's luma: (77 R + 150 G + 29 B) >> 8. */
+    ck_assert_int_eq(clnet_image_load(fx_c, fx_at("rgb.png"), &s1, px), CLNET_OK);
+    ck_assert_float_eq_tol(px[0], 124 / 255.0f, 1e-6);
+    ck_assert_float_eq_tol(px[1], 149 / 255.0f, 1e-6);
+    /* Gray to RGB copies the value into each plane. */
+    ck_assert_int_eq(clnet_image_load(fx_c, fx_at("gray.png"), &s3, px), CLNET_OK);
+    static const float g3[6] = {30, 220, 30, 220, 30, 220};
+    for (int i = 0; i < 6; i++)
+        ck_assert_float_eq_tol(px[i], g3[i] / 255.0f, 1e-6);
+    /* RGB stays, planar. */
+    ck_assert_int_eq(clnet_image_load(fx_c, fx_at("rgb.png"), &s3, px), CLNET_OK);
+    static const float p3[6] = {200, 0, 100, 255, 50, 0};
+    for (int i = 0; i < 6; i++)
+        ck_assert_float_eq_tol(px[i], p3[i] / 255.0f, 1e-6);
+    /* Alpha is dropped... */
+    ck_assert_int_eq(clnet_image_load(fx_c, fx_at("rgba.png"), &s3, px), CLNET_OK);
+    static const float a3[6] = {1, 5, 2, 6, 3, 7};
+    for (int i = 0; i < 6; i++)
+        ck_assert_float_eq_tol(px[i], a3[i] / 255.0f, 1e-6);
+    /* ...unless the model asks for four channels (opaque when absent). */
+    ck_assert_int_eq(clnet_image_load(fx_c, fx_at("rgb.png"), &s4, px), CLNET_OK);
+    ck_assert_float_eq_tol(px[6], 1.0f, 1e-6);
+}
+END_TEST
+
+START_TEST(resize)
+{
+    fx_png_fill(fx_at("flat.png"), 7, 5, 1, 77);
+    float px[64];
+    clnet_dataset_settings s = fx_settings(1, 4, 3);
+    ck_assert_int_eq(clnet_image_load(fx_c, fx_at("flat.png"), &s, px), CLNET_OK);
+    for (int i = 0; i < 12; i++)
+        ck_assert_float_eq_tol(px[i], 77 / 255.0f, 1.01 / 255.0f);
+    /* Left half black, right half white, shrunk 16 -> 4 and grown 16 -> 32:
+     * the edge stays in the middle. */
+    uint8_t edge[16];
+    for (int i = 0; i < 16; i++)
+        edge[i] = i < 8 ? 0 : 255;
+    fx_png(fx_at("edge.png"), 16, 1, 1, edge);
+    s = fx_settings(1, 1, 4);
+    ck_assert_int_eq(clnet_image_load(fx_c, fx_at("edge.png"), &s, px), CLNET_OK);
+    ck_assert_float_lt(px[0], 0.05f);
+    ck_assert_float_gt(px[3], 0.95f);
+    ck_assert_float_eq_tol(px[0] + px[3], 1.0f, 0.02f);
+    ck_assert_float_eq_tol(px[1] + px[2], 1.0f, 0.02f);
+    s = fx_settings(1, 2, 32);
+    ck_assert_int_eq(clnet_image_load(fx_c, fx_at("edge.png"), &s, px), CLNET_OK);
+    ck_assert_float_lt(px[13], 0.05f);
+    ck_assert_float_gt(px[18], 0.95f);
+    ck_assert_float_eq_tol(px[32 + 5], px[5], 1e-6); /* both rows alike */
+    /* The same size is an exact copy. */
+    s = fx_settings(1, 1, 16);
+    ck_assert_int_eq(clnet_image_load(fx_c, fx_at("edge.png"), &s, px), CLNET_OK);
+    for (int i = 0; i < 16; i++)
+        ck_assert_float_eq(px[i], edge[i] / 255.0f);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("data_image");
+    TCase *tc = tcase_create("image");
+    tcase_add_checked_fixture(tc, fx_setup, fx_teardown);
+    tcase_add_test(tc, broken_files_are_skipped_once);
+    tcase_add_test(tc, valid_odd_pngs_in_color);
+    tcase_add_test(tc, channel_conversion);
+    tcase_add_test(tc, resize);
+    suite_add_tcase(s, tc);
+    return clnet_test_run_forked(s);
+}

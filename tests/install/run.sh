@@ -27,3 +27,9 @@ LD_LIBRARY_PATH=$libdir "$dest/use"
 
 bin=$(find "$dest" -name clnet-info -type f)
 LD_LIBRARY_PATH=$libdir "$bin" --version
+
+# The example program trains, saves, reloads and resumes through the
+# installed API only.
+"$cc" -std=c11 -Wall -Wextra -Werror "$src/../../tools/example-train.c" -o "$dest/example-train" \
+    $(pkg-config --cflags --libs clnet)
+LD_LIBRARY_PATH=$libdir "$dest/example-train" "$dest/example.safetensors"

@@ -1,0 +1,129 @@
+/* Optimizer updates over flat parameter/gradient/moment buffers (see
+ * src/train/optim.h for the update rules). One program per configuration:
+ *   OPT       0 SGD, 1 Adam, 2 AdamW
+ *   MOMENTUM  SGD: 1 keeps a momentum buffer (m1)
+ *   NESTEROV  SGD with momentum: Nesterov's variant
+ *   DECAY     0 none, 1 where the decay bit mask says, 2 every element
+ *   CLIP      1 scales gradients by the global norm from sqnorm partials
+ * With CLIP a step is three launches: partial sums of squares, the scale
+ * (one work-item), the update; the summation order depends only on n and
+ * the group size, so the scale is the same each run (no atomics). */
+#include "common.h"
+
+#ifndef OPT
+#define OPT 0
+#endif
+#ifndef MOMENTUM
+#define MOMENTUM 0
+#endif
+#ifndef NESTEROV
+#define NESTEROV 0
+#endif
+#ifndef DECAY
+#define DECAY 0
+#endif
+#ifndef CLIP
+#define CLIP 0
+#endif
+
+/* Round like the host reference (no fused multiply-add): the update is
+ * memory-bound anyway, and tests compare device and reference at 1e-5. */
+#pragma OPENCL FP_CONTRACT OFF
+
+/* Sum of squares of the gradients, one partial per work-group: group k
+ * covers elements [k * block, (k + 1) * block) and its work-items stride
+ * through that block by the group size (coalesced on a GPU; on a CPU each
+ * work-item's sweep stays inside one cache-sized block). The local tree
+ * needs a power-of-two group size (the host ensures it). */
+kernel void optim_sqnorm(uint n, uint block, CTENSOR(g), global float *partials,
+                         local float *scratch)
+{
+    uint lid = get_local_id(0);
+    uint start = get_group_id(0) * block;
+    uint end = n - start < block ? n : start + block;
+    float s = 0.0f;
+    for (uint i = start + lid; i < end; i += get_local_size(0)) {
+        float v = AT(g)[i];
+        s += v * v;
+    }
+    scratch[lid] = s;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (uint h = get_local_size(0) / 2; h > 0; h /= 2) {
+        if (lid < h)
+            scratch[lid] += scratch[lid + h];
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    if (lid == 0)
+        partials[get_group_id(0)] = scratch[0];
+}
+
+/* One work-item: the clip factor from the partials, summed in index order,
+ * stored after them (partials[n_partials]) for the update kernel. */
+kernel void optim_clip_scale(uint n_partials, float clip, global float *partials)
+{
+    if (get_global_id(0) != 0)
+        return;
+    float ss = 0.0f;
+    for (uint j = 0; j < n_partials; j++)
+        ss += partials[j];
+    float c = clip / (sqrt(ss) + 1e-6f);
+    partials[n_partials] = c >= 1.0f ? 1.0f : c; /* NaN stays NaN, as in PyTorch */
+}
+
+/* One element per work-item (a loop per work-item runs slower on PoCL).
+ * Scalars: lr, wd, momentum (SGD) | beta1, 1-beta1, beta2, 1-beta2, eps,
+ * step size, sqrt bias correction 2, decoupled factor (Adam/AdamW). */
+kernel void optim_step(uint n, float lr, float wd, float momentum,
+                       float beta1, float omb1, float beta2, float omb2,
+                       float eps, float step_size, float bc2_sqrt,
+                       float decoupled, CTENSOR(scale), TENSOR(p),
+                       CTENSOR(g), global float *m1, global float *m2,
+                       global const uint *mask, TENSOR(flag))
+{
+    uint i = get_global_id(0);
+    if (i >= n)
+        return;
+    float gi = AT(g)[i];
+    if (!isfinite(gi))
+        AT(flag)[0] = 1.0f; /* every writer stores the same value */
+#if CLIP
+    gi *= AT(scale)[0];
+#endif
+    float pi = AT(p)[i];
+#if DECAY == 1
+    int decays = (mask[i >> 5] >> (i & 31)) & 1u;
+#elif DECAY == 2
+    int decays = 1;
+#endif
+#if OPT == 0
+#if DECAY
+    if (decays)
+        gi = gi + wd * pi;
+#endif
+#if MOMENTUM
+    float b = momentum * m1[i] + gi;
+    m1[i] = b;
+#if NESTEROV
+    gi = gi + momentum * b;
+#else
+    gi = b;
+#endif
+#endif
+    pi = pi - lr * gi;
+#else /* Adam, AdamW */
+#if DECAY && OPT == 2
+    if (decays)
+        pi = pi * decoupled;
+#elif DECAY
+    if (decays)
+        gi = gi + wd * pi;
+#endif
+    float m = beta1 * m1[i] + omb1 * gi;
+    float v = beta2 * m2[i] + omb2 * gi * gi;
+    m1[i] = m;
+    m2[i] = v;
+    float denom = sqrt(v) / bc2_sqrt + eps;
+    pi = pi - step_size * (m / denom);
+#endif
+    AT(p)[i] = pi;
+}

@@ -117,6 +117,8 @@ static int run_checks(clnet_ctx *ctx, const clnet_ctx_settings *settings,
                    pass ? "PASS" : "FAIL", c->name, r.max_err, r.tol, dt,
                    r.detail);
     }
+    for (size_t i = 0; i < selftest_op_count(); i++)
+        failed += selftest_op_run(ctx, i, seed + i, verbosity);
     return failed;
 }
 
@@ -183,7 +185,7 @@ int selftest_run(const selftest_options *opt)
     failed += run_checks(ctx, opt->settings, seed, opt->verbosity);
     clnet_ctx_free(ctx);
 
-    size_t nchecks = sizeof selftest_checks / sizeof selftest_checks[0];
+    size_t nchecks = sizeof selftest_checks / sizeof selftest_checks[0] + selftest_op_count();
     printf("builds: cold %u program(s) in %.3f s, %u from cache; warm %u in "
            "%.3f s, %u from cache\n",
            cold.programs, cold.seconds, cold.hits, warm.programs, warm.seconds,

@@ -55,6 +55,12 @@ clnet_status selftest_axpby(const selftest_env *env, selftest_result *r);
 clnet_status selftest_axpby_beta0(const selftest_env *env, selftest_result *r);
 clnet_status selftest_sgemm(const selftest_env *env, selftest_result *r);
 
+/* ---- op checks (selftest_ops.c): one case per op, through the library's
+ * op checker (device vs reference forward/backward, gradient check). ---- */
+size_t selftest_op_count(void);
+/* Runs op case i; prints a line; returns 1 on failure. */
+int selftest_op_run(clnet_ctx *ctx, size_t i, uint64_t seed, int verbosity);
+
 /* ---- runner (selftest.c) ----------------------------------------------- */
 typedef struct selftest_options {
     const clnet_ctx_settings *settings; /* device, logging, cache */

@@ -1,0 +1,43 @@
+/* Checks one op on one case against its plain-C reference, three ways:
+ *   1. gradient check (optional): central finite differences of
+ *      L = sum(out * dout) on the reference, at up to GRAD_POINTS random
+ *      elements of every input and parameter, skipping points within eps of
+ *      a kink (where the left and right one-sided differences disagree);
+ *   2. device forward vs reference forward (outputs poisoned with NaN first,
+ *      so an unwritten element fails; tensors at odd offsets);
+ *   3. device backward vs reference backward, with gradient buffers starting
+ *      from random values, so accumulation (+=) is checked too.
+ * Tolerances:
+ *   device vs reference: ||dev - ref||_2 <= OP_TOL_REL * ||ref||_2 + 1e-6 * sqrt(n)
+ *   finite differences: |num - ana| <= FD_TOL_ABS + FD_TOL_REL * |ana|
+ * Used by the op test suites (tests/ops) and clnet-info --self-test. */
+#ifndef CLNET_OP_CHECK_H
+#define CLNET_OP_CHECK_H
+
+#include "clnet/clnet.h"
+#include "ops/op.h"
+
+#define OP_TOL_REL 1e-4
+#define FD_EPS 1e-2
+#define FD_TOL_ABS 2e-3
+#define FD_TOL_REL 2e-2
+#define GRAD_POINTS 12
+
+typedef struct clnet__op_case {
+    const char *op;       /* registry name, e.g. "conv" */
+    const char *params;   /* "filters=4 kernel=3 stride=2 pad=1" */
+    int n_in;
+    clnet__shape in[4];
+    int training;         /* 1: train mode (forward, backward, gradients) */
+} clnet__op_case;
+
+/* Runs the checks for one case with fresh random data from seed (the
+ * gradient check only when grad_check). Returns 1 on success; on failure
+ * writes what failed into msg. */
+int clnet__op_case_check(clnet_ctx *ctx, const clnet__op_case *c, uint64_t seed,
+                         int grad_check, char *msg, size_t cap);
+
+/* A case's label, e.g. "conv(filters=4 kernel=3) in=[2,3,7,5] train". */
+const char *clnet__op_case_label(const clnet__op_case *c, char *buf, size_t cap);
+
+#endif

@@ -1,5 +1,8 @@
-/* SGEMM through CLBlast, on the context's compute queue. */
-#include "ocl/ocl_private.h"
+/* SGEMM entry points: check the problem, let gemm_tune.c pick clnet's own
+ * kernel or CLBlast for its shape, and run it on the compute queue. CLBlast
+ * stays the fallback: where one of clnet's kernels fails to build on a
+ * device, that variant is disabled for the context and CLBlast runs. */
+#include "ocl/gemm.h"
 
 #include <clblast_c.h>
 
@@ -16,19 +19,108 @@ static clnet_status blas_status(clnet_ctx *ctx, CLBlastStatusCode s,
                        call, m, n, k, (int)s);
 }
 
-clnet_status clnet__sgemm(clnet_ctx *ctx, int trans_a, int trans_b, size_t m,
-                          size_t n, size_t k, float alpha, clnet__tensor a,
-                          size_t lda, clnet__tensor b, size_t ldb, float beta,
-                          clnet__tensor c, size_t ldc)
+static clnet_status clblast_run(clnet_ctx *ctx, const clnet__gemm_problem *p)
 {
-    if (m == 0 || n == 0)
+    /* CLBlast refuses k = 0 (C = beta * C); the tiled kernel does it. */
+    if (p->k == 0)
+        return clnet__gemm_run(ctx, (size_t)clnet__gemm_find("tiled-32x32"), p);
+    CLBlastTranspose ta = p->ta ? CLBlastTransposeYes : CLBlastTransposeNo;
+    CLBlastTranspose tb = p->tb ? CLBlastTransposeYes : CLBlastTransposeNo;
+    CLBlastStatusCode s;
+    if (p->batch == 1) {
+        s = CLBlastSgemm(CLBlastLayoutRowMajor, ta, tb, p->m, p->n, p->k,
+                         p->alpha, p->a.buf->mem, p->a.off, p->lda, p->b.buf->mem,
+                         p->b.off, p->ldb, p->beta, p->c.buf->mem, p->c.off,
+                         p->ldc, &ctx->ocl.queue, NULL);
+        return blas_status(ctx, s, "CLBlastSgemm", p->m, p->n, p->k);
+    }
+    s = CLBlastSgemmStridedBatched(
+        CLBlastLayoutRowMajor, ta, tb, p->m, p->n, p->k, p->alpha, p->a.buf->mem,
+        p->a.off, p->lda, p->stride_a, p->b.buf->mem, p->b.off, p->ldb,
+        p->stride_b, p->beta, p->c.buf->mem, p->c.off, p->ldc, p->stride_c,
+        p->batch, &ctx->ocl.queue, NULL);
+    return blas_status(ctx, s, "CLBlastSgemmStridedBatched", p->m, p->n, p->k);
+}
+
+static clnet_status exec(clnet_ctx *ctx, size_t v, const clnet__gemm_problem *p)
+{
+    if (clnet__gemm_variants[v].kind == CLNET__GEMM_CLBLAST)
+        return clblast_run(ctx, p);
+    clnet_status st = clnet__gemm_run(ctx, v, p);
+    if (st != CLNET_EBUILD)
+        return st;
+    clnet__log(ctx, CLNET_LOG_WARN, "GEMM kernel %s does not build here; using "
+               "CLBlast: %s", clnet__gemm_variants[v].name, clnet_errmsg(ctx));
+    clnet__clear_error(ctx);
+    clnet__gemm_disable(ctx, v);
+    return clblast_run(ctx, p);
+}
+
+/* 1 when every element the problem touches in t lies inside its buffer:
+ * `batch` matrices of rows x cols at leading dimension ld, `stride` apart
+ * (0: one matrix shared by the whole batch). Divisions instead of products
+ * so that no size can wrap around. */
+static int inside(clnet__tensor t, size_t rows, size_t cols, size_t ld,
+                  size_t stride, size_t batch)
+{
+    if (rows == 0 || cols == 0)
+        return 1;
+    if (!t.buf || ld < cols)
+        return 0;
+    size_t floats = t.buf->bytes / sizeof(float);
+    if (t.off > floats || cols > floats - t.off)
+        return 0;
+    size_t room = floats - t.off - cols;
+    if ((rows - 1) > room / ld)
+        return 0;
+    room -= (rows - 1) * ld;
+    return batch <= 1 || stride == 0 || (batch - 1) <= room / stride;
+}
+
+static clnet_status check(clnet_ctx *ctx, const clnet__gemm_problem *p)
+{
+    size_t ra = p->ta ? p->k : p->m, ca = p->ta ? p->m : p->k;
+    size_t rb = p->tb ? p->n : p->k, cb = p->tb ? p->k : p->n;
+    if (!inside(p->c, p->m, p->n, p->ldc, p->stride_c, p->batch))
+        return clnet__fail(ctx, CLNET_EINVAL, "sgemm: C (%zu x %zu, ld %zu, "
+                           "batch %zu) does not fit its buffer", p->m, p->n,
+                           p->ldc, p->batch);
+    if (p->k && (!inside(p->a, ra, ca, p->lda, p->stride_a, p->batch) ||
+                 !inside(p->b, rb, cb, p->ldb, p->stride_b, p->batch)))
+        return clnet__fail(ctx, CLNET_EINVAL, "sgemm: A (%zu x %zu, ld %zu) or "
+                           "B (%zu x %zu, ld %zu) does not fit its buffer",
+                           ra, ca, p->lda, rb, cb, p->ldb);
+    return CLNET_OK;
+}
+
+/* Variant v (-1: the dispatcher's pick) on one checked problem. A named
+ * variant runs as it is: no fallback, so tests see each kernel. */
+static clnet_status run(clnet_ctx *ctx, int v, int trans_a, int trans_b,
+                        size_t m, size_t n, size_t k, float alpha,
+                        clnet__tensor a, size_t lda, size_t stride_a,
+                        clnet__tensor b, size_t ldb, size_t stride_b, float beta,
+                        clnet__tensor c, size_t ldc, size_t stride_c,
+                        size_t batch)
+{
+    if (m == 0 || n == 0 || batch == 0)
         return CLNET_OK;
-    CLBlastStatusCode s = CLBlastSgemm(
-        CLBlastLayoutRowMajor, trans_a ? CLBlastTransposeYes : CLBlastTransposeNo,
-        trans_b ? CLBlastTransposeYes : CLBlastTransposeNo, m, n, k, alpha,
-        a.buf->mem, a.off, lda, b.buf->mem, b.off, ldb, beta, c.buf->mem, c.off,
-        ldc, &ctx->ocl.queue, NULL);
-    return blas_status(ctx, s, "CLBlastSgemm", m, n, k);
+    clnet__gemm_problem p = {
+        .ta = trans_a != 0, .tb = trans_b != 0, .m = m, .n = n, .k = k,
+        .alpha = alpha, .beta = beta, .a = a, .b = b, .c = c, .lda = lda,
+        .ldb = ldb, .ldc = ldc, .stride_a = stride_a, .stride_b = stride_b,
+        .stride_c = stride_c, .batch = batch};
+    clnet_status st = check(ctx, &p);
+    if (st != CLNET_OK)
+        return st;
+    if (v < 0)
+        return exec(ctx, clnet__gemm_pick(ctx, &p), &p);
+    if (!clnet__gemm_applies(ctx, (size_t)v, &p))
+        return clnet__fail(ctx, CLNET_EUNSUPPORTED, "GEMM variant %s cannot run "
+                           "ta=%d tb=%d m=%zu n=%zu k=%zu here",
+                           clnet__gemm_variants[v].name, p.ta, p.tb, m, n, k);
+    return clnet__gemm_variants[v].kind == CLNET__GEMM_CLBLAST
+               ? clblast_run(ctx, &p)
+               : clnet__gemm_run(ctx, (size_t)v, &p);
 }
 
 clnet_status clnet__sgemm_batched(clnet_ctx *ctx, int trans_a, int trans_b,
@@ -38,15 +130,44 @@ clnet_status clnet__sgemm_batched(clnet_ctx *ctx, int trans_a, int trans_b,
                                   float beta, clnet__tensor c, size_t ldc,
                                   size_t stride_c, size_t batch)
 {
-    if (m == 0 || n == 0 || batch == 0)
-        return CLNET_OK;
-    if (batch == 1)
-        return clnet__sgemm(ctx, trans_a, trans_b, m, n, k, alpha, a, lda, b,
-                            ldb, beta, c, ldc);
-    CLBlastStatusCode s = CLBlastSgemmStridedBatched(
-        CLBlastLayoutRowMajor, trans_a ? CLBlastTransposeYes : CLBlastTransposeNo,
-        trans_b ? CLBlastTransposeYes : CLBlastTransposeNo, m, n, k, alpha,
-        a.buf->mem, a.off, lda, stride_a, b.buf->mem, b.off, ldb, stride_b,
-        beta, c.buf->mem, c.off, ldc, stride_c, batch, &ctx->ocl.queue, NULL);
-    return blas_status(ctx, s, "CLBlastSgemmStridedBatched", m, n, k);
+    return run(ctx, -1, trans_a, trans_b, m, n, k, alpha, a, lda, stride_a, b,
+               ldb, stride_b, beta, c, ldc, stride_c, batch);
+}
+
+clnet_status clnet__sgemm(clnet_ctx *ctx, int trans_a, int trans_b, size_t m,
+                          size_t n, size_t k, float alpha, clnet__tensor a,
+                          size_t lda, clnet__tensor b, size_t ldb, float beta,
+                          clnet__tensor c, size_t ldc)
+{
+    return run(ctx, -1, trans_a, trans_b, m, n, k, alpha, a, lda, 0, b, ldb, 0,
+               beta, c, ldc, 0, 1);
+}
+
+clnet_status clnet__sgemm_variant(clnet_ctx *ctx, const char *variant,
+                                  int trans_a, int trans_b, size_t m, size_t n,
+                                  size_t k, float alpha, clnet__tensor a,
+                                  size_t lda, size_t stride_a, clnet__tensor b,
+                                  size_t ldb, size_t stride_b, float beta,
+                                  clnet__tensor c, size_t ldc, size_t stride_c,
+                                  size_t batch)
+{
+    int v = clnet__gemm_find(variant);
+    if (v < 0)
+        return clnet__fail(ctx, CLNET_ENOTFOUND, "no GEMM variant named %s",
+                           variant ? variant : "(null)");
+    return run(ctx, v, trans_a, trans_b, m, n, k, alpha, a, lda, stride_a, b,
+               ldb, stride_b, beta, c, ldc, stride_c, batch);
+}
+
+const char *clnet__sgemm_variant_name(size_t i)
+{
+    return i < clnet__gemm_variant_count ? clnet__gemm_variants[i].name : NULL;
+}
+
+const char *clnet__sgemm_choice(clnet_ctx *ctx, int trans_a, int trans_b,
+                                size_t m, size_t n, size_t k, size_t batch)
+{
+    clnet__gemm_problem p = {.ta = trans_a != 0, .tb = trans_b != 0, .m = m,
+                             .n = n, .k = k, .batch = batch ? batch : 1};
+    return clnet__gemm_variants[clnet__gemm_pick(ctx, &p)].name;
 }

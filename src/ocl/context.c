@@ -1,5 +1,6 @@
 /* Opening the chosen device: context, queues, capabilities. Also the public
  * context create/free, which is mostly this. */
+#include "ocl/gemm.h"
 #include "ocl/ocl_private.h"
 
 #include <stdio.h>
@@ -146,6 +147,7 @@ void clnet__ocl_close(clnet_ctx *ctx)
         clFinish(o->queue);
     if (o->upload_queue)
         clFinish(o->upload_queue);
+    clnet__gemm_release(ctx);
     clnet__programs_release(ctx);
     clnet__pool_drain(ctx);
     if (o->upload_queue)

@@ -75,6 +75,7 @@ typedef struct clnet__ocl {
     clnet__buf *pool_free[64];
     size_t pool_bytes_live, pool_bytes_peak;
     int blas_ready;
+    struct clnet__gemm_state *gemm; /* GEMM choices (src/ocl/gemm_tune.c) */
 } clnet__ocl;
 
 /* ---- context lifecycle (context.c) ------------------------------------- */
@@ -209,8 +210,14 @@ clnet_status clnet__launch(clnet_ctx *ctx, const clnet__kernel *k,
 /* A work-group size for 1-D elementwise kernels on this device. */
 size_t clnet__wg_1d(clnet_ctx *ctx, const clnet__kernel *k);
 
-/* ---- BLAS (blas.c, CLBlast) -------------------------------------------- */
-/* Row-major C = alpha * op(A) * op(B) + beta * C on the compute queue. */
+/* ---- BLAS (blas.c, gemm*.c: clnet's kernels and CLBlast) --------------- */
+/* Row-major C = alpha * op(A) * op(B) + beta * C on the compute queue, by
+ * clnet's own kernel (cl/gemm.cl) or CLBlast, whichever src/ocl/gemm_tune.c
+ * picks for the shape: the same shape always picks the same one within a
+ * context. beta == 0 never reads C. CLNET_EINVAL when an operand does not
+ * fit its buffer. Environment: CLNET_GEMM=<variant> forces a variant where
+ * it applies; CLNET_GEMM_TUNE=1 times the candidates for each new shape
+ * class and stores the winner in the cache directory (gemm-<hash>.txt). */
 clnet_status clnet__sgemm(clnet_ctx *ctx, int trans_a, int trans_b, size_t m,
                           size_t n, size_t k, float alpha, clnet__tensor a,
                           size_t lda, clnet__tensor b, size_t ldb, float beta,
@@ -222,5 +229,19 @@ clnet_status clnet__sgemm_batched(clnet_ctx *ctx, int trans_a, int trans_b,
                                   clnet__tensor b, size_t ldb, size_t stride_b,
                                   float beta, clnet__tensor c, size_t ldc,
                                   size_t stride_c, size_t batch);
+/* Runs one named variant (tests, tools/bench): CLNET_ENOTFOUND for an
+ * unknown name, CLNET_EUNSUPPORTED when it cannot run this problem here. */
+clnet_status clnet__sgemm_variant(clnet_ctx *ctx, const char *variant,
+                                  int trans_a, int trans_b, size_t m, size_t n,
+                                  size_t k, float alpha, clnet__tensor a,
+                                  size_t lda, size_t stride_a, clnet__tensor b,
+                                  size_t ldb, size_t stride_b, float beta,
+                                  clnet__tensor c, size_t ldc, size_t stride_c,
+                                  size_t batch);
+/* Name of variant i ("clblast" first), NULL past the last. */
+const char *clnet__sgemm_variant_name(size_t i);
+/* The variant clnet__sgemm_batched runs for this shape (static string). */
+const char *clnet__sgemm_choice(clnet_ctx *ctx, int trans_a, int trans_b,
+                                size_t m, size_t n, size_t k, size_t batch);
 
 #endif

@@ -19,7 +19,7 @@
 #include "common.h"
 
 /* Which kernels this build holds: 0 all, 1 gemm_panel*, 2 gemm_dot,
- * 3 gemm_tiled. The host builds only the one it launches, so a GPU never
+ * 3 gemm_tiled, 4 gemm_scale. The host builds only the one it launches, so a GPU never
  * compiles the CPU kernels (which would spill there) and a CPU build stays
  * short. */
 #ifndef GEMM_ONLY
@@ -409,5 +409,19 @@ gemm_tiled(int M, int N, int K, float alpha, float beta, CTENSOR(a), uint lda,
             }
         }
     }
+}
+#endif
+
+#if GEMM_ONLY == 0 || GEMM_ONLY == 4
+/* C = beta * C for k = 0, which CLBlast refuses: (j, i, batch) per
+ * work-item; beta == 0 writes zeros without reading C. */
+kernel void gemm_scale(int M, int N, float beta, TENSOR(c), uint ldc,
+                       uint stride_c)
+{
+    const int j = (int)get_global_id(0), i = (int)get_global_id(1);
+    if (i >= M || j >= N)
+        return;
+    global float *cp = AT(c) + get_global_id(2) * stride_c + (size_t)i * ldc + j;
+    *cp = beta != 0.0f ? beta * *cp : 0.0f;
 }
 #endif

@@ -21,9 +21,8 @@ static clnet_status blas_status(clnet_ctx *ctx, CLBlastStatusCode s,
 
 static clnet_status clblast_run(clnet_ctx *ctx, const clnet__gemm_problem *p)
 {
-    /* CLBlast refuses k = 0 (C = beta * C); the tiled kernel does it. */
     if (p->k == 0)
-        return clnet__gemm_run(ctx, (size_t)clnet__gemm_find("tiled-32x32"), p);
+        return clnet__gemm_scale(ctx, p); /* CLBlast refuses k = 0 */
     CLBlastTranspose ta = p->ta ? CLBlastTransposeYes : CLBlastTransposeNo;
     CLBlastTranspose tb = p->tb ? CLBlastTransposeYes : CLBlastTransposeNo;
     CLBlastStatusCode s;
@@ -47,9 +46,9 @@ static clnet_status exec(clnet_ctx *ctx, size_t v, const clnet__gemm_problem *p)
     if (clnet__gemm_variants[v].kind == CLNET__GEMM_CLBLAST)
         return clblast_run(ctx, p);
     clnet_status st = clnet__gemm_run(ctx, v, p);
-    if (st != CLNET_EBUILD)
+    if (st != CLNET_EBUILD && st != CLNET_EUNSUPPORTED)
         return st;
-    clnet__log(ctx, CLNET_LOG_WARN, "GEMM kernel %s does not build here; using "
+    clnet__log(ctx, CLNET_LOG_WARN, "GEMM kernel %s cannot run here; using "
                "CLBlast: %s", clnet__gemm_variants[v].name, clnet_errmsg(ctx));
     clnet__clear_error(ctx);
     clnet__gemm_disable(ctx, v);

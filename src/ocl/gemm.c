@@ -176,10 +176,28 @@ clnet_status clnet__gemm_run(clnet_ctx *ctx, size_t vi,
                                        p->b, p->ldb, p->stride_b));
     }
     size_t rt_m = (size_t)(v->p[0] / v->p[3]), rt_n = (size_t)(v->p[1] / v->p[4]);
+    if (k->max_wg < rt_m * rt_n) /* the compiled kernel allows fewer */
+        return clnet__fail(ctx, CLNET_EUNSUPPORTED, "%s: %zu work-items per "
+                           "group, the kernel allows %zu", v->name, rt_m * rt_n,
+                           k->max_wg);
     size_t local[3] = {rt_n, rt_m, 1};
     size_t g[3] = {ceil_div(p->n, (size_t)v->p[1]) * rt_n,
                    ceil_div(p->m, (size_t)v->p[0]) * rt_m, p->batch};
     return CLNET__LAUNCH(ctx, k, 3, g, local,
                          GEMM_ARGS(p->m, p->n, p->a, p->lda, p->stride_a, p->b,
                                    p->ldb, p->stride_b));
+}
+
+clnet_status clnet__gemm_scale(clnet_ctx *ctx, const clnet__gemm_problem *p)
+{
+    clnet__kernel *k = NULL;
+    clnet_status st = clnet__kernel_get(ctx, "gemm", "-DGEMM_ONLY=4",
+                                        "gemm_scale", &k);
+    if (st != CLNET_OK)
+        return st;
+    size_t g[3] = {p->n, p->m, p->batch};
+    return CLNET__LAUNCH(ctx, k, 3, g, NULL, CLNET_ARG_I32(p->m),
+                         CLNET_ARG_I32(p->n), CLNET_ARG_F32(p->beta),
+                         CLNET_ARG_T(p->c), CLNET_ARG_U32(p->ldc),
+                         CLNET_ARG_U32(p->stride_c));
 }

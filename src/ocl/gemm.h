@@ -56,12 +56,15 @@ int clnet__gemm_applies(clnet_ctx *ctx, size_t v, const clnet__gemm_problem *p);
 clnet_status clnet__gemm_run(clnet_ctx *ctx, size_t v,
                              const clnet__gemm_problem *p);
 
+/* C = beta * C, all a problem with k = 0 does (gemm_scale). */
+clnet_status clnet__gemm_scale(clnet_ctx *ctx, const clnet__gemm_problem *p);
+
 /* The variant to use for p (gemm_tune.c). Deterministic for a context once
  * a shape class has been decided; may time candidates when tuning is on. */
 size_t clnet__gemm_pick(clnet_ctx *ctx, const clnet__gemm_problem *p);
 
-/* Marks v unusable for this context (its kernel failed to build), so later
- * picks fall back to CLBlast. */
+/* Marks v unusable for this context (its kernel failed to build, or allows
+ * fewer work-items than its tiles need), so later picks use CLBlast. */
 void clnet__gemm_disable(clnet_ctx *ctx, size_t v);
 
 /* Frees the context's GEMM state (called by clnet__ocl_close). */

@@ -19,7 +19,7 @@ static clnet_status blas_status(clnet_ctx *ctx, CLBlastStatusCode s,
                        call, m, n, k, (int)s);
 }
 
-static clnet_status clblast_run(clnet_ctx *ctx, const clnet__gemm_problem *p)
+clnet_status clnet__gemm_clblast(clnet_ctx *ctx, const clnet__gemm_problem *p)
 {
     if (p->k == 0)
         return clnet__gemm_scale(ctx, p); /* CLBlast refuses k = 0 */
@@ -43,16 +43,14 @@ static clnet_status clblast_run(clnet_ctx *ctx, const clnet__gemm_problem *p)
 
 static clnet_status exec(clnet_ctx *ctx, size_t v, const clnet__gemm_problem *p)
 {
-    if (clnet__gemm_variants[v].kind == CLNET__GEMM_CLBLAST)
-        return clblast_run(ctx, p);
     clnet_status st = clnet__gemm_run(ctx, v, p);
-    if (st != CLNET_EBUILD && st != CLNET_EUNSUPPORTED)
+    if (v == 0 || (st != CLNET_EBUILD && st != CLNET_EUNSUPPORTED))
         return st;
     clnet__log(ctx, CLNET_LOG_WARN, "GEMM kernel %s cannot run here; using "
                "CLBlast: %s", clnet__gemm_variants[v].name, clnet_errmsg(ctx));
     clnet__clear_error(ctx);
     clnet__gemm_disable(ctx, v);
-    return clblast_run(ctx, p);
+    return clnet__gemm_clblast(ctx, p);
 }
 
 /* 1 when every element the problem touches in t lies inside its buffer:
@@ -117,9 +115,7 @@ static clnet_status run(clnet_ctx *ctx, int v, int trans_a, int trans_b,
         return clnet__fail(ctx, CLNET_EUNSUPPORTED, "GEMM variant %s cannot run "
                            "ta=%d tb=%d m=%zu n=%zu k=%zu here",
                            clnet__gemm_variants[v].name, p.ta, p.tb, m, n, k);
-    return clnet__gemm_variants[v].kind == CLNET__GEMM_CLBLAST
-               ? clblast_run(ctx, &p)
-               : clnet__gemm_run(ctx, (size_t)v, &p);
+    return clnet__gemm_run(ctx, (size_t)v, &p);
 }
 
 clnet_status clnet__sgemm_batched(clnet_ctx *ctx, int trans_a, int trans_b,

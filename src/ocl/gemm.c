@@ -153,6 +153,8 @@ clnet_status clnet__gemm_run(clnet_ctx *ctx, size_t vi,
                              const clnet__gemm_problem *p)
 {
     const clnet__gemm_variant *v = &clnet__gemm_variants[vi];
+    if (v->kind == CLNET__GEMM_CLBLAST)
+        return clnet__gemm_clblast(ctx, p);
     clnet__kernel *k = NULL;
     clnet_status st = kernel_of(ctx, v, p, &k);
     if (st != CLNET_OK)

@@ -52,9 +52,12 @@ int clnet__gemm_find(const char *name);
  * the kernel to learn its work-group limit (tiled only). */
 int clnet__gemm_applies(clnet_ctx *ctx, size_t v, const clnet__gemm_problem *p);
 
-/* Enqueues variant v on the compute queue. */
+/* Enqueues variant v on the compute queue: one of clnet's kernels through
+ * gemm.c, CLBlast (index 0) through blas.c. */
 clnet_status clnet__gemm_run(clnet_ctx *ctx, size_t v,
                              const clnet__gemm_problem *p);
+/* The CLBlast call (blas.c). */
+clnet_status clnet__gemm_clblast(clnet_ctx *ctx, const clnet__gemm_problem *p);
 
 /* C = beta * C, all a problem with k = 0 does (gemm_scale). */
 clnet_status clnet__gemm_scale(clnet_ctx *ctx, const clnet__gemm_problem *p);

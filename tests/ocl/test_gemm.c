@@ -278,15 +278,19 @@ START_TEST(tuning_file)
     char *dir = tu_tempdir();
     setenv("CLNET_GEMM_TUNE", "1", 1);
     clnet_ctx *c1 = tu_ctx(dir);
-    const char *tuned = clnet__sgemm_choice(c1, 1, 0, 40, 50, 60, 1);
-    ck_assert_str_eq(clnet__sgemm_choice(c1, 1, 0, 40, 50, 60, 1), tuned);
+    const char *tuned = clnet__sgemm_choice(c1, 1, 0, 96, 200, 64, 1);
+    ck_assert_str_eq(clnet__sgemm_choice(c1, 1, 0, 96, 200, 64, 1), tuned);
+    /* On PoCL CLBlast is 5-20x slower at any size (tools/bench/RESULTS.md):
+     * winning here would mean its timing measured nothing. */
+    if (c1->ocl.caps.is_cpu)
+        ck_assert_str_ne(tuned, "clblast");
     clnet_ctx_free(c1);
     unsetenv("CLNET_GEMM_TUNE");
     char *path = tune_file(dir);
     ck_assert_ptr_nonnull(path);
 
     clnet_ctx *c2 = tu_ctx(dir); /* same class, read from the file */
-    ck_assert_str_eq(clnet__sgemm_choice(c2, 1, 0, 33, 40, 50, 1), tuned);
+    ck_assert_str_eq(clnet__sgemm_choice(c2, 1, 0, 100, 150, 40, 1), tuned);
     clnet_ctx_free(c2);
 
     /* A hand-written file with the right checksum is followed. */

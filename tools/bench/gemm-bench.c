@@ -250,7 +250,7 @@ int main(int argc, char **argv)
         case 't': setenv("CLNET_GEMM_TUNE", "1", 1); break;
         case 'm': markdown = 1; break;
         case 'd': device = optarg; break;
-        case 'v': B.verbose = 1; break;
+        case 'v': B.verbose = 1; verb.level = 2; break;
         case 'q': verb.level = 0; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;

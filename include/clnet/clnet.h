@@ -120,6 +120,10 @@ typedef struct clnet_ctx_settings {
      * $XDG_CACHE_HOME/clnet, else ~/.cache/clnet. */
     const char *cache_dir;
     int cache_enabled;      /* 1 (default) unless $CLNET_CACHE=0 */
+    /* 1: create the compute queue with OpenCL profiling, so clnet-bench can
+     * time each launch (also $CLNET_PROFILE=1). Default 0: profiling costs
+     * a little per launch on some drivers. */
+    int profile;
 } clnet_ctx_settings;
 
 /* Fills *s with the defaults described above. */

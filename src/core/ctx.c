@@ -35,6 +35,7 @@ clnet_status clnet_ctx_create(clnet_ctx **out, const clnet_ctx_settings *s)
     const char *sel = s->device;
     if (!sel || !*sel)
         sel = getenv("CLNET_DEVICE");
+    ctx->ocl.profiling = s->profile != 0;
     clnet_status st = clnet__ocl_open(ctx, sel);
     if (st != CLNET_OK)
         return st;

@@ -1,8 +1,11 @@
 /* Enqueueing one step: forward in file order, the loss, backward in reverse.
- * Nothing here waits for the device; the host reads scalars only when asked. */
+ * Nothing here waits for the device; the host reads scalars only when asked.
+ * The clnet__prof_mark calls tell a recording profiler (clnet-bench) which
+ * layer the following launches belong to; they do nothing otherwise. */
 #include "graph/graph.h"
 
 #include "core/core.h"
+#include "ocl/profile.h"
 #include "ops/loss.h"
 #include "ops/rng.h"
 
@@ -46,6 +49,7 @@ clnet_status clnet__graph_forward(clnet__graph *g, int training,
     for (int i = 0; i < g->desc->n_layers; i++) {
         const clnet__layer_desc *l = &g->desc->layers[i];
         clnet__op_io io = layer_io(g, i, training, step_seed);
+        clnet__prof_mark(g->ctx, CLNET__PROF_FORWARD, i);
         clnet_status st = l->op->forward(g->ctx, l->params, &io);
         if (st != CLNET_OK)
             return layer_error(g, i, st, "forward");
@@ -62,6 +66,7 @@ clnet_status clnet__graph_loss(clnet__graph *g, int n, float label_smoothing,
     if (n < 1 || n > g->batch)
         return clnet__fail(g->ctx, CLNET_EINVAL, "loss over %d rows of a batch of %d",
                            n, g->batch);
+    clnet__prof_mark(g->ctx, CLNET__PROF_LOSS, -1);
     return clnet__xent(g->ctx, n, g->desc->classes, label_smoothing, 1.0f,
                        g->logits, g->labels, with_grad ? g->dlogits : none,
                        g->stats, g->xent_work);
@@ -72,10 +77,12 @@ clnet_status clnet__graph_backward(clnet__graph *g, uint64_t step_seed)
     if (!g->training)
         return clnet__fail(g->ctx, CLNET_EINVAL, "backward on an inference graph");
     clnet_status st = CLNET_OK;
+    clnet__prof_mark(g->ctx, CLNET__PROF_BACKWARD, -1);
     if (g->params_count)
         st = clnet__fill(g->ctx, (clnet__tensor){g->grads_buf, 0}, g->params_count, 0.0f);
     int L = g->desc->n_layers;
     for (int j = L - 1; j >= 0 && st == CLNET_OK; j--) {
+        clnet__prof_mark(g->ctx, CLNET__PROF_BACKWARD, j);
         /* Gradients accumulate (+=): zero each activation gradient right
          * before its first writer, the latest layer that reads it. */
         for (int i = 0; i < j; i++)
@@ -91,5 +98,7 @@ clnet_status clnet__graph_backward(clnet__graph *g, uint64_t step_seed)
         if (st != CLNET_OK)
             return layer_error(g, j, st, "backward");
     }
+    /* The caller's optimizer update follows. */
+    clnet__prof_mark(g->ctx, CLNET__PROF_UPDATE, -1);
     return st;
 }

@@ -2,6 +2,7 @@
  * The executor allocates its few large buffers once per plan; the pool makes
  * re-planning (another batch size) and tests cheap without per-step churn. */
 #include "ocl/ocl_private.h"
+#include "ocl/profile.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -170,7 +171,8 @@ clnet_status clnet__fill(clnet_ctx *ctx, clnet__tensor t, size_t n, float v)
     if (st != CLNET_OK || n == 0)
         return st;
     cl_int e = clEnqueueFillBuffer(ctx->ocl.queue, t.buf->mem, &v, sizeof v,
-                                   t.off * 4, n * 4, 0, NULL, NULL);
+                                   t.off * 4, n * 4, 0, NULL,
+                                   clnet__prof_event(ctx, "fill"));
     return e == CL_SUCCESS ? CLNET_OK
                            : clnet__cl_fail(ctx, e, "clEnqueueFillBuffer");
 }
@@ -185,7 +187,7 @@ clnet_status clnet__copy(clnet_ctx *ctx, clnet__tensor dst, clnet__tensor src,
         return st;
     cl_int e = clEnqueueCopyBuffer(ctx->ocl.queue, src.buf->mem, dst.buf->mem,
                                    src.off * 4, dst.off * 4, n * 4, 0, NULL,
-                                   NULL);
+                                   clnet__prof_event(ctx, "copy"));
     return e == CL_SUCCESS ? CLNET_OK
                            : clnet__cl_fail(ctx, e, "clEnqueueCopyBuffer");
 }

@@ -2,6 +2,7 @@
  * context create/free, which is mostly this. */
 #include "ocl/gemm.h"
 #include "ocl/ocl_private.h"
+#include "ocl/profile.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -111,8 +112,10 @@ clnet_status clnet__ocl_open(clnet_ctx *ctx, const char *selector)
     if (!o->context)
         return clnet__cl_fail(ctx, e, "clCreateContext");
     /* clCreateCommandQueue is deprecated in 2.0 but is the 1.2 call that
-     * every driver has. */
-    o->queue = clCreateCommandQueue(o->context, o->device, 0, &e);
+     * every driver has. Profiling only when asked (profile.h). */
+    o->profiling = o->profiling || clnet__prof_env() != 0;
+    o->queue = clCreateCommandQueue(
+        o->context, o->device, o->profiling ? CL_QUEUE_PROFILING_ENABLE : 0, &e);
     if (!o->queue)
         return clnet__cl_fail(ctx, e, "clCreateCommandQueue");
     o->upload_queue = clCreateCommandQueue(o->context, o->device, 0, &e);
@@ -148,6 +151,7 @@ void clnet__ocl_close(clnet_ctx *ctx)
     if (o->upload_queue)
         clFinish(o->upload_queue);
     clnet__gemm_release(ctx);
+    clnet__prof_stop(ctx);
     clnet__programs_release(ctx);
     clnet__pool_drain(ctx);
     if (o->upload_queue)

@@ -1,5 +1,6 @@
 /* Setting kernel arguments and enqueueing launches. */
 #include "ocl/ocl_private.h"
+#include "ocl/profile.h"
 
 #include <string.h>
 
@@ -44,7 +45,8 @@ clnet_status clnet__launch(clnet_ctx *ctx, const clnet__kernel *k,
             g[d] = (g[d] + local[d] - 1) / local[d] * local[d];
     }
     cl_int e = clEnqueueNDRangeKernel(ctx->ocl.queue, k->k, dims, NULL, g,
-                                      local, 0, NULL, NULL);
+                                      local, 0, NULL,
+                                      clnet__prof_event(ctx, k->name));
     if (e != CL_SUCCESS) {
         clnet__cl_fail(ctx, e, "clEnqueueNDRangeKernel");
         return clnet__fail_prefix(ctx, e == CL_OUT_OF_RESOURCES ? CLNET_ENOMEM

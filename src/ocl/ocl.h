@@ -76,6 +76,8 @@ typedef struct clnet__ocl {
     size_t pool_bytes_live, pool_bytes_peak;
     int blas_ready;
     struct clnet__gemm_state *gemm; /* GEMM choices (src/ocl/gemm_tune.c) */
+    int profiling;                 /* compute queue has profiling (profile.h) */
+    struct clnet__prof *prof;      /* recording state, NULL when not */
 } clnet__ocl;
 
 /* ---- context lifecycle (context.c) ------------------------------------- */

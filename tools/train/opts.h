@@ -30,6 +30,8 @@ typedef struct train_opts {
     const char *init;
     int log_every;                /* steps between progress reads */
     int verbosity;                /* 0 -q, 1 default, 2 -v */
+    int max_steps;                /* per epoch; 0: the whole epoch */
+    int bench;                    /* print 'bench:' timing lines */
 } train_opts;
 
 /* Parses argv. Returns 0 to run, 1 when it printed --help/--version (exit 0),

@@ -42,6 +42,8 @@ typedef struct train_run {
     report_point *points;
     size_t n_points, cap_points;
     eval_result last_eval;       /* of the last validation */
+    double t_start, t_ctx, t_model; /* --bench: process start, context and */
+                                    /* model ready (progress_now() clock) */
 } train_run;
 
 /* Set by SIGINT/SIGTERM: the loop finishes its step, saves and exits 130. */

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 /* Running sums of one epoch. */
 typedef struct epoch_sums {
@@ -64,6 +65,40 @@ static int validate(train_run *r, report_epoch *row)
     return 0;
 }
 
+/* --bench: steps excluded from the steady rate (kernel builds, warm-up). */
+#define BENCH_SKIP 20
+
+/* --bench: waits for the device (the counters stay), so a time taken after
+ * it covers the steps before it. */
+static int bench_sync(train_run *r)
+{
+    clnet_stats s;
+    if (clnet_model_read_stats(r->model, &s, 0) == CLNET_OK)
+        return 0;
+    fprintf(stderr, "\nclnet-train: %s\n", clnet_errmsg(r->ctx));
+    return -1;
+}
+
+static void bench_first_step(const train_run *r, double t_data)
+{
+    double t = progress_now();
+    printf("bench: start-up context %.3f s, model %.3f s, data and loader %.3f s, "
+           "first step %.3f s; first step done %.3f s after start\n",
+           r->t_ctx - r->t_start, r->t_model - r->t_ctx, t_data - r->t_model,
+           t - t_data, t - r->t_start);
+    fflush(stdout);
+}
+
+static void bench_epoch(uint32_t epoch, uint64_t steps, int batch, double secs)
+{
+    if (steps == 0 || secs <= 0)
+        return;
+    printf("bench: epoch %u steady %.1f img/s over %llu steps after the first %d\n",
+           epoch + 1, (double)steps * batch / secs, (unsigned long long)steps,
+           BENCH_SKIP);
+    fflush(stdout);
+}
+
 static void add_epoch_row(train_run *r, const report_epoch *row)
 {
     report_epoch *n = realloc(r->epoch_rows, (r->n_epoch_rows + 1) * sizeof *n);
@@ -96,6 +131,7 @@ int train_loop(train_run *r)
     int rc = 0;
     uint64_t batch_images = (uint64_t)r->info.batch;
     double t_run = progress_now();
+    int bench_first = r->opts.bench;
     for (uint32_t epoch = r->start_epoch; epoch < (uint32_t)r->epochs && rc == 0; epoch++) {
         uint64_t first = epoch == r->start_epoch ? r->start_batch : 0;
         st = clnet_loader_start_epoch(ld, epoch, first);
@@ -105,6 +141,7 @@ int train_loop(train_run *r)
         double t0 = progress_now();
         uint64_t done = first;
         float lr = r->recipe.lr;
+        double t_steady = 0;
         const clnet_batch *b = NULL;
         while (st == CLNET_OK && (st = clnet_loader_next(ld, &b)) == CLNET_OK && b) {
             uint64_t step = clnet_model_step(r->model);
@@ -118,6 +155,17 @@ int train_loop(train_run *r)
             if (st != CLNET_OK)
                 break;
             done++;
+            if (r->opts.bench && (bench_first || done == first + BENCH_SKIP)) {
+                if (bench_sync(r) != 0) {
+                    st = CLNET_EOPENCL;
+                    break;
+                }
+                if (bench_first)
+                    bench_first_step(r, t_run);
+                if (done == first + BENCH_SKIP)
+                    t_steady = progress_now();
+                bench_first = 0;
+            }
             double epoch_f = epoch + (double)done / (double)r->steps_per_epoch;
             if (done % (uint64_t)r->opts.log_every == 0 || done == r->steps_per_epoch ||
                 train_stop_requested) {
@@ -137,8 +185,13 @@ int train_loop(train_run *r)
                 clnet_loader_free(ld);
                 return interrupted(r, epoch, done);
             }
+            if (done >= r->steps_per_epoch)
+                break; /* --max-steps */
         }
         progress_end(&pg);
+        if (r->opts.bench && st == CLNET_OK && done > first + BENCH_SKIP)
+            bench_epoch(epoch, done - first - BENCH_SKIP, r->info.batch,
+                        progress_now() - t_steady);
         if (st != CLNET_OK) {
             fprintf(stderr, "clnet-train: epoch %u: %s\n", epoch + 1, clnet_errmsg(r->ctx));
             rc = 1;
@@ -196,6 +249,11 @@ int train_loop(train_run *r)
         if (skipped)
             printf("; %zu unreadable image%s skipped", skipped, skipped == 1 ? "" : "s");
         printf("\noutputs  %s/{last,best}.safetensors, metrics.csv, report.html\n", r->out_dir);
+    }
+    if (r->opts.bench) {
+        struct rusage ru;
+        getrusage(RUSAGE_SELF, &ru);
+        printf("bench: peak host memory %.1f MiB (max RSS)\n", ru.ru_maxrss / 1024.0);
     }
     return rc;
 }

@@ -4,6 +4,7 @@
 #include "run.h"
 
 #include "../cli.h"
+#include "progress.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -202,6 +203,8 @@ static int setup_loader(train_run *r)
                       : strcmp(o->cache_images, "off") == 0 ? CLNET_CACHE_OFF
                                                              : CLNET_CACHE_AUTO;
     r->steps_per_epoch = clnet_dataset_size(tr) / (size_t)r->info.batch;
+    if (o->max_steps > 0 && r->steps_per_epoch > (uint64_t)o->max_steps)
+        r->steps_per_epoch = (uint64_t)o->max_steps;
     clnet_status st = clnet__schedule_check(r->ctx, &r->schedule, r->steps_per_epoch,
                                             (uint32_t)r->epochs);
     return st == CLNET_OK ? 0 : fail(r, "schedule", st);
@@ -262,6 +265,7 @@ int main(int argc, char **argv)
 {
     static train_run run;
     train_run *r = &run;
+    r->t_start = progress_now();
     int rc = train_opts_parse(argc, argv, &r->opts);
     if (rc)
         return rc == 1 ? 0 : 2;
@@ -283,6 +287,7 @@ int main(int argc, char **argv)
         cleanup(r);
         return 1;
     }
+    r->t_ctx = progress_now();
     clnet_model_settings ms;
     clnet_model_default_settings(&ms);
     ms.batch = r->opts.batch > 0 ? r->opts.batch : 0;
@@ -290,6 +295,7 @@ int main(int argc, char **argv)
     ms.init = r->opts.init;
     rc = 1;
     st = clnet_model_load(r->ctx, r->opts.model_path, &ms, &r->model);
+    r->t_model = progress_now();
     if (st != CLNET_OK)
         fail(r, "model", st);
     else if (clnet_model_get_info(r->model, &r->info) == CLNET_OK && resolve_recipe(r) == 0 &&

@@ -1,0 +1,203 @@
+"""PyTorch CPU peer of tools/run-bench (see ../../shared/bench.md).
+
+Trains the same network with the same recipe as clnet-train and prints
+'bench:' lines plus one JSON result (--json):
+  --mode folder     torchvision ImageFolder of the PNG class folders + DataLoader
+  --mode memory     the same images as in-memory tensors (decoded from the IDX
+                    files the folders were written from; PNG is lossless)
+  --mode synthetic  random tensors, for the scaling table (no accuracy)
+Models: fashion-cnn (models/fashion-cnn.cfg) and resnet20 (models/resnet20.cfg,
+3x32x32, projection shortcuts). Run as the protocol says:
+  env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE /usr/bin/python3 pytorch_fashion.py ...
+Steady images/s excludes the first --skip steps, as for clnet."""
+
+import argparse
+import gzip
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import benchlib  # noqa: E402
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+import torch.nn as nn  # noqa: E402
+
+# Fashion-MNIST's train-set statistics, as clnet measures them on a sample.
+MEAN, STD = 0.2860, 0.3530
+
+
+def fashion_cnn():
+    return nn.Sequential(
+        nn.Conv2d(1, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Flatten(), nn.Linear(3136, 128), nn.ReLU(), nn.Linear(128, 10))
+
+
+class Block(nn.Module):
+    def __init__(self, cin, cout, stride):
+        super().__init__()
+        self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(cout)
+        self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(cout)
+        self.down = None
+        if stride != 1 or cin != cout:
+            self.down = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False),
+                                      nn.BatchNorm2d(cout))
+
+    def forward(self, x):
+        y = torch.relu(self.bn1(self.conv1(x)))
+        y = self.bn2(self.conv2(y))
+        return torch.relu(y + (self.down(x) if self.down is not None else x))
+
+
+def resnet20():
+    layers = [nn.Conv2d(3, 16, 3, 1, 1, bias=False), nn.BatchNorm2d(16), nn.ReLU()]
+    cin = 16
+    for cout, stride in ((16, 1), (32, 2), (64, 2)):
+        for b in range(3):
+            layers.append(Block(cin, cout, stride if b == 0 else 1))
+            cin = cout
+    layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(64, 10)]
+    return nn.Sequential(*layers)
+
+
+def read_idx(path):
+    with gzip.open(path, "rb") if path.endswith(".gz") else open(path, "rb") as f:
+        data = f.read()
+    ndim = data[3]
+    dims = [int.from_bytes(data[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim)]
+    return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim).reshape(dims)
+
+
+def idx_tensors(idx_dir, split):
+    pre = "train" if split == "train" else "t10k"
+    x = read_idx(os.path.join(idx_dir, pre + "-images-idx3-ubyte.gz"))
+    y = read_idx(os.path.join(idx_dir, pre + "-labels-idx1-ubyte.gz"))
+    x = torch.from_numpy(x.astype(np.float32) / 255.0).unsqueeze(1)
+    return (x - MEAN) / STD, torch.from_numpy(y.astype(np.int64))
+
+
+def memory_batches(x, y, batch, gen):
+    perm = torch.randperm(x.shape[0], generator=gen)
+    for i in range(0, x.shape[0] - batch + 1, batch):
+        j = perm[i:i + batch]
+        yield x[j], y[j]
+
+
+def folder_loader(root, batch, workers, shuffle):
+    import torchvision
+    import torchvision.transforms as T
+    tf = T.Compose([T.Grayscale(1), T.ToTensor(), T.Normalize((MEAN,), (STD,))])
+    ds = torchvision.datasets.ImageFolder(root, transform=tf)
+    return torch.utils.data.DataLoader(ds, batch_size=batch, shuffle=shuffle,
+                                       num_workers=workers, drop_last=shuffle,
+                                       persistent_workers=workers > 0)
+
+
+def evaluate(model, batches):
+    model.eval()
+    right = total = 0
+    with torch.no_grad():
+        for xb, yb in batches:
+            right += (model(xb).argmax(1) == yb).sum().item()
+            total += yb.numel()
+    model.train()
+    return right / max(total, 1)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--mode", choices=("folder", "memory", "synthetic"), required=True)
+    ap.add_argument("--model", choices=("fashion-cnn", "resnet20"), default="fashion-cnn")
+    ap.add_argument("--data", default="data/fashion-mnist", help="train/ and test/ folders")
+    ap.add_argument("--idx", default="/usr/share/datasets/fashion-mnist")
+    ap.add_argument("--batch", type=int, default=64)
+    ap.add_argument("--epochs", type=int, default=1)
+    ap.add_argument("--max-steps", type=int, default=0, help="per epoch; 0: whole epoch")
+    ap.add_argument("--skip", type=int, default=20, help="steps left out of the steady rate")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--workers", type=int, default=2, help="DataLoader workers (folder)")
+    ap.add_argument("--lr", type=float, default=0.01)
+    ap.add_argument("--momentum", type=float, default=0.9)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--json", help="write the result here")
+    a = ap.parse_args()
+
+    torch.set_num_threads(a.threads)
+    torch.manual_seed(a.seed)
+    gen = torch.Generator().manual_seed(a.seed)
+    model = fashion_cnn() if a.model == "fashion-cnn" else resnet20()
+    opt = torch.optim.SGD(model.parameters(), lr=a.lr, momentum=a.momentum)
+    lossf = nn.CrossEntropyLoss()
+    shape = (1, 28, 28) if a.model == "fashion-cnn" else (3, 32, 32)
+
+    if a.mode == "folder":
+        train = folder_loader(os.path.join(a.data, "train"), a.batch, a.workers, True)
+        test = lambda: folder_loader(os.path.join(a.data, "test"), 256, a.workers, False)  # noqa: E731
+        epoch_batches = lambda e: iter(train)  # noqa: E731
+    elif a.mode == "memory":
+        x, y = idx_tensors(a.idx, "train")
+        tx, ty = idx_tensors(a.idx, "test")
+        test = lambda: zip(tx.split(256), ty.split(256))  # noqa: E731
+        epoch_batches = lambda e: memory_batches(x, y, a.batch, gen)  # noqa: E731
+    else:
+        g = torch.Generator().manual_seed(a.seed)
+        xs = [torch.randn((a.batch,) + shape, generator=g) for _ in range(2)]
+        ys = [torch.randint(0, 10, (a.batch,), generator=g) for _ in range(2)]
+        steps = a.max_steps or 50
+        epoch_batches = lambda e: ((xs[i % 2], ys[i % 2]) for i in range(steps))  # noqa: E731
+        test = None
+
+    model.train()
+    first_done = None
+    epochs = []
+    for epoch in range(a.epochs):
+        done = 0
+        t_epoch = t_skip = benchlib.now()
+        loss_sum = 0.0
+        for xb, yb in epoch_batches(epoch):
+            opt.zero_grad(set_to_none=True)
+            loss = lossf(model(xb), yb)
+            loss.backward()
+            opt.step()
+            done += 1
+            if done % 20 == 0 or done == 1:
+                loss_sum = loss.item()
+            if first_done is None:
+                first_done = benchlib.now() - benchlib.T0
+                print("bench: first step done %.3f s after the runner started" % first_done,
+                      flush=True)
+            if done == a.skip:
+                t_skip = benchlib.now()
+            if done % 100 == 0:
+                print("step %d loss %.4f" % (done, loss_sum), flush=True)
+            if a.max_steps and done >= a.max_steps:
+                break
+        t_end = benchlib.now()
+        steady = (done - a.skip) * a.batch / (t_end - t_skip) if done > a.skip else None
+        row = {"epoch": epoch + 1, "steps": done, "seconds": t_end - t_epoch,
+               "images_per_s": done * a.batch / (t_end - t_epoch),
+               "steady_images_per_s": steady}
+        epochs.append(row)
+        print("bench: epoch %d steady %.1f img/s over %d steps after the first %d; "
+              "epoch %.1f img/s" % (epoch + 1, steady or 0, done - a.skip, a.skip,
+                                    row["images_per_s"]), flush=True)
+    acc = evaluate(model, test()) if test else None
+    if acc is not None:
+        print("bench: test accuracy %.2f%%" % (100 * acc), flush=True)
+    res = {"runner": "pytorch", "mode": a.mode, "model": a.model, "batch": a.batch,
+           "threads": a.threads, "workers": a.workers if a.mode == "folder" else 0,
+           "torch": torch.__version__, "epochs": epochs,
+           "steady_images_per_s": epochs[-1]["steady_images_per_s"],
+           "test_accuracy": acc, "first_step_s": first_done,
+           "maxrss_mib": benchlib.self_maxrss_mib(),
+           "children_maxrss_mib": benchlib.children_maxrss_mib()}
+    if a.json:
+        benchlib.write_result(a.json, res)
+
+
+if __name__ == "__main__":
+    main()

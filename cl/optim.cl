@@ -78,14 +78,26 @@ kernel void optim_step(uint n, float lr, float wd, float momentum,
                        float eps, float step_size, float bc2_sqrt,
                        float decoupled, CTENSOR(scale), TENSOR(p),
                        CTENSOR(g), global float *m1, global float *m2,
-                       global const uint *mask, TENSOR(flag))
+                       global const uint *mask, TENSOR(flag), CTENSOR(loss),
+                       uint step_tag)
 {
     uint i = get_global_id(0);
     if (i >= n)
         return;
     float gi = AT(g)[i];
-    if (!isfinite(gi))
-        AT(flag)[0] = 1.0f; /* every writer stores the same value */
+    if (!isfinite(gi)) {
+        /* flag, then the record (src/train/optim.h): the highest element
+         * of the first bad step, and whether the loss was bad then. Every
+         * writer of a word in one launch stores the same value, except the
+         * code, which is atomic. */
+        AT(flag)[0] = 1.0f;
+        volatile global uint *rec = (volatile global uint *)(AT(flag) + 1);
+        uint seen = rec[1] & 0x7fffffffu;
+        if (seen == 0u || seen == step_tag) {
+            rec[1] = step_tag | (isfinite(AT(loss)[0]) ? 0u : 0x80000000u);
+            atomic_max(rec, 2u * i + 2u + (isnan(gi) ? 1u : 0u));
+        }
+    }
 #if CLIP
     gi *= AT(scale)[0];
 #endif

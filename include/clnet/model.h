@@ -60,7 +60,11 @@ typedef struct clnet_model_settings {
 void clnet_model_default_settings(clnet_model_settings *s);
 
 /* Loads a model file and initialises its parameters. Errors name the file
- * and line (clnet_errmsg(ctx)). */
+ * and line (clnet_errmsg(ctx)). A model whose memory plan at this batch
+ * does not fit the device (its global memory, less what the context's
+ * other models use, or its largest buffer) is refused before anything is
+ * allocated: CLNET_ENOMEM, and the message gives the bytes needed, the
+ * bytes the device has and the largest batch that fits. */
 clnet_status clnet_model_load(clnet_ctx *ctx, const char *cfg_path,
                               const clnet_model_settings *s, clnet_model **out);
 /* The same from text; label names it in messages. */
@@ -151,6 +155,20 @@ typedef struct clnet_stats {
  * reset; reset = 1 zeroes them. */
 clnet_status clnet_model_read_stats(clnet_model *m, clnet_stats *out,
                                     int reset);
+
+/* After clnet_model_read_stats reported nonfinite: where it began, as one
+ * line into buf (cap bytes). The optimizer launch that sets the flag also
+ * records, at no extra sync, the first step with a non-finite gradient,
+ * whether the loss was already NaN/Inf in that step, and the parameter
+ * nearest the loss whose gradient was NaN or Inf (backward spreads a bad
+ * value to every layer before it, so that is where it began):
+ *   "gradient of conv2.weight is Inf (first at step 12, with a finite loss)"
+ *   "the loss became NaN or Inf at step 3 (the forward pass overflowed, so
+ *    every gradient from fc3.bias back is NaN)"
+ * "the loss is NaN or Inf" when no gradient was recorded (eval only); ""
+ * when nothing non-finite was seen. */
+clnet_status clnet_model_find_nonfinite(const clnet_model *m, char *buf,
+                                        size_t cap);
 
 /* Training steps taken (restored from a checkpoint). */
 uint64_t clnet_model_step(const clnet_model *m);

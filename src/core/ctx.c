@@ -32,6 +32,11 @@ clnet_status clnet_ctx_create(clnet_ctx **out, const clnet_ctx_settings *s)
     ctx->log_user = s->log_user;
     ctx->log_level = s->log_level;
 
+    const char *spec = getenv("CLNET_FAULT");
+    if (clnet__fault_parse(spec, &ctx->fault) != 0)
+        return clnet__fail(ctx, CLNET_EINVAL,
+                           "CLNET_FAULT='%s': expected comma-separated alloc:N, "
+                           "build:N, devmem:BYTES or maxalloc:BYTES (N >= 1)", spec);
     const char *sel = s->device;
     if (!sel || !*sel)
         sel = getenv("CLNET_DEVICE");
@@ -39,6 +44,18 @@ clnet_status clnet_ctx_create(clnet_ctx **out, const clnet_ctx_settings *s)
     clnet_status st = clnet__ocl_open(ctx, sel);
     if (st != CLNET_OK)
         return st;
+    const clnet__fault *f = &ctx->fault;
+    clnet_device_desc *d = &ctx->ocl.desc;
+    if (f->devmem && d->global_mem_bytes > f->devmem)
+        d->global_mem_bytes = f->devmem;
+    if (f->devmem && d->max_alloc_bytes > f->devmem)
+        d->max_alloc_bytes = f->devmem;
+    if (f->maxalloc && d->max_alloc_bytes > f->maxalloc)
+        d->max_alloc_bytes = f->maxalloc;
+    if (f->devmem || f->maxalloc)
+        clnet__log(ctx, CLNET_LOG_WARN, "CLNET_FAULT: device memory %llu bytes, at "
+                   "most %llu per buffer", (unsigned long long)d->global_mem_bytes,
+                   (unsigned long long)d->max_alloc_bytes);
     const char *env_cache = getenv("CLNET_CACHE");
     int enabled = s->cache_enabled && !(env_cache && strcmp(env_cache, "0") == 0);
     clnet__cache_init(ctx, s->cache_dir, enabled);

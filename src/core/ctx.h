@@ -3,6 +3,7 @@
 #define CLNET_CTX_H
 
 #include "core/core.h"
+#include "core/fault.h"
 #include "ocl/ocl.h"
 
 struct clnet_ctx {
@@ -12,6 +13,7 @@ struct clnet_ctx {
     char errmsg[CLNET__ERRMSG_MAX];
     clnet__ocl ocl;             /* device, queues, programs, buffer pool */
     clnet_cache_stats cache_stats;
+    clnet__fault fault;         /* CLNET_FAULT, a test switch (fault.h) */
 };
 
 #endif

@@ -225,6 +225,10 @@ static int walk_dir(walk *w, const char *dir)
         if (kind == KIND_DIR) {
             if (names_add(&subdirs, e->d_name) != 0)
                 w->oom = 1;
+        } else if (kind == KIND_OTHER && clnet__is_image_name(e->d_name)) {
+            /* A fifo would block the reader; a device would not end. */
+            clnet__log(w->ctx, CLNET_LOG_WARN, "skipping '%s': not a regular file",
+                       path);
         } else if ((kind == KIND_FILE || kind == KIND_BROKEN) &&
                    clnet__is_image_name(e->d_name)) {
             /* A dangling link named like an image is listed: the header

@@ -2,9 +2,10 @@
  * the liveness-planned arena. */
 #include "graph/graph.h"
 
-#include "core/core.h"
+#include "core/ctx.h"
 #include "graph/memplan.h"
 #include "ops/loss.h"
+#include "train/optim.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -77,9 +78,8 @@ static clnet_status collect_params(clnet__graph *g)
 /* Per layer, the arena intervals: out, dout, saved[], work. */
 enum { IV_OUT, IV_DOUT, IV_SAVED0, IV_WORK = IV_SAVED0 + CLNET__MAX_SAVED, IV_PER_LAYER };
 
-static void lifetimes(const clnet__graph *g, clnet__interval *iv)
+static void lifetimes(const clnet__model_desc *m, int training, clnet__interval *iv)
 {
-    const clnet__model_desc *m = g->desc;
     int L = m->n_layers;
     for (int i = 0; i < L; i++) {
         const clnet__op_plan *p = &m->layers[i].plan;
@@ -87,13 +87,13 @@ static void lifetimes(const clnet__graph *g, clnet__interval *iv)
         int last = last_consumer(m, i);
         v[IV_OUT].bytes = clnet__shape_count(p->out) * sizeof(float);
         v[IV_OUT].start = t_fwd(i);
-        if (g->training)
+        if (training)
             v[IV_OUT].end = t_bwd(L, i);
         else
             v[IV_OUT].end = last >= 0 ? t_fwd(last) : L;
         if (i == L - 1 && v[IV_OUT].end < L)
             v[IV_OUT].end = L;
-        if (g->training) {
+        if (training) {
             v[IV_DOUT].bytes = v[IV_OUT].bytes;
             v[IV_DOUT].start = i == L - 1 ? L
                               : last >= 0 ? t_bwd(L, last) : t_bwd(L, i);
@@ -108,7 +108,7 @@ static void lifetimes(const clnet__graph *g, clnet__interval *iv)
          * computed in forward there (e.g. im2col columns). */
         v[IV_WORK].bytes = p->work_count * sizeof(float);
         v[IV_WORK].start = t_fwd(i);
-        v[IV_WORK].end = g->training ? t_bwd(L, i) : t_fwd(i);
+        v[IV_WORK].end = training ? t_bwd(L, i) : t_fwd(i);
     }
 }
 
@@ -116,7 +116,7 @@ static clnet__tensor arena_at(const clnet__graph *g, const clnet__interval *v)
 {
     clnet__tensor t = {0};
     if (v->bytes) {
-        t.buf = g->arena;
+        t.buf = g->arena[v->chunk];
         t.off = v->offset / sizeof(float);
     }
     return t;
@@ -166,6 +166,105 @@ static void bind_layers(clnet__graph *g, const clnet__interval *iv)
     g->dlogits = g->layers[L - 1].io.dout;
 }
 
+/* The io buffer's layout: input x2 | labels x2 | stats (the counters and
+ * the optimizer's non-finite record after them) | xent scratch, each
+ * 64-float aligned. Returns its size in floats; fills g's views when g is
+ * given. */
+static size_t io_layout(const clnet__model_desc *m, int batch, clnet__graph *g)
+{
+    size_t in_count = (size_t)batch * m->channels * m->height * m->width;
+    size_t a = 64, off = 0;
+    clnet__tensor input[2], labels[2], stats, xent;
+    for (int s = 0; s < 2; s++) {
+        input[s] = (clnet__tensor){NULL, off};
+        off += (in_count + a - 1) / a * a;
+        labels[s] = (clnet__tensor){NULL, off};
+        off += ((size_t)batch + a - 1) / a * a;
+    }
+    stats = (clnet__tensor){NULL, off};
+    off += a;
+    xent = (clnet__tensor){NULL, off};
+    off += clnet__xent_work_count(batch) + a;
+    if (g) {
+        for (int s = 0; s < 2; s++) {
+            g->input_slot[s] = input[s];
+            g->labels_slot[s] = labels[s];
+        }
+        g->stats = stats;
+        g->xent_work = xent;
+    }
+    return off;
+}
+
+static void flat_counts(const clnet__model_desc *m, size_t *params, size_t *state)
+{
+    *params = *state = 0;
+    for (int i = 0; i < m->n_layers; i++) {
+        const clnet__op_plan *p = &m->layers[i].plan;
+        for (int k = 0; k < p->n_params; k++)
+            *params += clnet__dims_count(p->param[k]);
+        for (int k = 0; k < p->n_state; k++)
+            *state += clnet__dims_count(p->state[k]);
+    }
+}
+
+/* The arena plan for a description: intervals placed in chunks of at most
+ * cap bytes. iv has n_layers * IV_PER_LAYER entries, chunk_bytes as many. */
+static size_t plan_arena(const clnet__model_desc *m, int training, size_t cap,
+                         clnet__interval *iv, size_t *chunk_bytes)
+{
+    lifetimes(m, training, iv);
+    return clnet__memplan(iv, (size_t)m->n_layers * IV_PER_LAYER, ARENA_ALIGN,
+                          cap, chunk_bytes);
+}
+
+static const char *const iv_names[IV_PER_LAYER] = {
+    [IV_OUT] = "output", [IV_DOUT] = "output gradient", [IV_WORK] = "scratch",
+};
+
+clnet_status clnet__graph_need_of(clnet_ctx *ctx, const clnet__model_desc *m,
+                                  int training, size_t cap, clnet__graph_need *out)
+{
+    memset(out, 0, sizeof *out);
+    size_t pc, sc;
+    flat_counts(m, &pc, &sc);
+    out->params = pc * sizeof(float);
+    out->grads = training ? out->params : 0;
+    out->state = sc * sizeof(float);
+    out->io = io_layout(m, m->batch, NULL) * sizeof(float);
+    size_t n = (size_t)m->n_layers * IV_PER_LAYER;
+    clnet__interval *iv = calloc(n, sizeof *iv);
+    size_t *chunks = calloc(n, sizeof *chunks);
+    size_t nc = iv && chunks ? plan_arena(m, training, cap, iv, chunks) : (size_t)-1;
+    if (nc == (size_t)-1) {
+        free(iv);
+        free(chunks);
+        return clnet__fail(ctx, CLNET_ENOMEM, "out of host memory");
+    }
+    out->n_chunks = nc;
+    for (size_t c = 0; c < nc; c++) {
+        out->arena += chunks[c];
+        out->device_arena += clnet__buf_alloc_bytes(ctx, chunks[c]);
+    }
+    out->device_io = clnet__buf_alloc_bytes(ctx, out->io);
+    out->device = out->device_arena + out->device_io;
+    size_t flat[] = {out->params, out->grads, out->state};
+    for (size_t i = 0; i < sizeof flat / sizeof flat[0]; i++)
+        if (flat[i])
+            out->device += clnet__buf_alloc_bytes(ctx, flat[i]);
+    for (size_t i = 0; i < n; i++)
+        if (iv[i].bytes > out->largest) {
+            out->largest = iv[i].bytes;
+            int layer = (int)(i / IV_PER_LAYER), kind = (int)(i % IV_PER_LAYER);
+            snprintf(out->largest_what, sizeof out->largest_what, "layer %s's %s",
+                     m->layers[layer].name,
+                     iv_names[kind] ? iv_names[kind] : "saved tensor");
+        }
+    free(iv);
+    free(chunks);
+    return CLNET_OK;
+}
+
 static clnet_status alloc_flat(clnet__graph *g)
 {
     clnet_ctx *ctx = g->ctx;
@@ -178,20 +277,7 @@ static clnet_status alloc_flat(clnet__graph *g)
         st = clnet__buf_create(ctx, g->state_count * sizeof(float), &g->state_buf);
     if (st != CLNET_OK)
         return st;
-    /* input x2 | labels x2 | stats | xent scratch, each 64-float aligned */
-    const clnet__model_desc *m = g->desc;
-    size_t in_count = (size_t)g->batch * m->channels * m->height * m->width;
-    size_t a = 64, off = 0;
-    for (int s = 0; s < 2; s++) {
-        g->input_slot[s] = (clnet__tensor){NULL, off};
-        off += (in_count + a - 1) / a * a;
-        g->labels_slot[s] = (clnet__tensor){NULL, off};
-        off += ((size_t)g->batch + a - 1) / a * a;
-    }
-    g->stats = (clnet__tensor){NULL, off};
-    off += a;
-    g->xent_work = (clnet__tensor){NULL, off};
-    off += clnet__xent_work_count(g->batch) + a;
+    size_t off = io_layout(g->desc, g->batch, g);
     st = clnet__buf_create(ctx, off * sizeof(float), &g->io_buf);
     if (st != CLNET_OK)
         return st;
@@ -199,8 +285,42 @@ static clnet_status alloc_flat(clnet__graph *g)
         g->input_slot[s].buf = g->labels_slot[s].buf = g->io_buf;
     g->stats.buf = g->xent_work.buf = g->io_buf;
     clnet__graph_use_slot(g, 0);
-    /* the counters and one float after them (the optimizer's flag) */
-    return clnet__fill(ctx, g->stats, CLNET__STAT_COUNT + 1, 0.0f);
+    return clnet__fill(ctx, g->stats, CLNET__STAT_COUNT + CLNET__NONFINITE_FLOATS, 0.0f);
+}
+
+/* The arena's chunks, one buffer each (usually one). */
+static clnet_status alloc_arena(clnet__graph *g, clnet__interval *iv)
+{
+    clnet_ctx *ctx = g->ctx;
+    const clnet__model_desc *m = g->desc;
+    size_t n = (size_t)m->n_layers * IV_PER_LAYER;
+    size_t cap = ctx->ocl.desc.max_alloc_bytes;
+    size_t *chunks = calloc(n, sizeof *chunks);
+    size_t nc = chunks ? plan_arena(m, g->training, cap, iv, chunks) : (size_t)-1;
+    if (nc == (size_t)-1) {
+        free(chunks);
+        return clnet__fail(ctx, CLNET_ENOMEM, "out of host memory");
+    }
+    for (size_t i = 0; i < n; i++)
+        g->naive_bytes += iv[i].bytes;
+    g->arena = calloc(nc ? nc : 1, sizeof *g->arena);
+    clnet_status st = g->arena ? CLNET_OK
+                               : clnet__fail(ctx, CLNET_ENOMEM, "out of host memory");
+    if (st == CLNET_OK && nc == 0) /* a model of views only: one small buffer */
+        st = clnet__buf_create(ctx, 256, &g->arena[g->n_arena++]);
+    for (size_t c = 0; c < nc && st == CLNET_OK; c++) {
+        st = clnet__buf_create(ctx, chunks[c], &g->arena[c]);
+        if (st == CLNET_OK) {
+            g->n_arena++;
+            g->arena_bytes += chunks[c];
+        }
+    }
+    free(chunks);
+    if (st == CLNET_OK && nc > 1)
+        clnet__log(ctx, CLNET_LOG_INFO, "activation memory of batch %d split into "
+                   "%zu buffers of at most %zu MiB (the device's limit per buffer)",
+                   g->batch, nc, cap >> 20);
+    return st;
 }
 
 clnet_status clnet__graph_create(clnet_ctx *ctx, const clnet__model_desc *desc,
@@ -229,12 +349,7 @@ clnet_status clnet__graph_create(clnet_ctx *ctx, const clnet__model_desc *desc,
     if (st == CLNET_OK)
         st = alloc_flat(g);
     if (st == CLNET_OK) {
-        lifetimes(g, iv);
-        size_t n = (size_t)L * IV_PER_LAYER;
-        for (size_t i = 0; i < n; i++)
-            g->naive_bytes += iv[i].bytes;
-        g->arena_bytes = clnet__memplan(iv, n, ARENA_ALIGN);
-        st = clnet__buf_create(ctx, g->arena_bytes ? g->arena_bytes : 256, &g->arena);
+        st = alloc_arena(g, iv);
         if (st != CLNET_OK)
             clnet__fail_prefix(ctx, st, "activation memory for batch %d", batch);
     }
@@ -253,7 +368,9 @@ void clnet__graph_free(clnet__graph *g)
 {
     if (!g)
         return;
-    clnet__buf_release(g->ctx, g->arena);
+    for (size_t c = 0; c < g->n_arena; c++)
+        clnet__buf_release(g->ctx, g->arena[c]);
+    free(g->arena);
     clnet__buf_release(g->ctx, g->params_buf);
     clnet__buf_release(g->ctx, g->grads_buf);
     clnet__buf_release(g->ctx, g->state_buf);

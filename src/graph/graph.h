@@ -44,8 +44,9 @@ typedef struct clnet__graph {
     size_t params_count, state_count;/* floats */
     clnet__buf *params_buf, *grads_buf, *state_buf;
 
-    clnet__buf *arena;               /* activations, grads, saved, scratch */
-    size_t arena_bytes;
+    clnet__buf **arena;              /* activations, grads, saved, scratch: */
+    size_t n_arena;                  /* one buffer, or chunks (memplan.h) */
+    size_t arena_bytes;              /* all chunks */
     size_t naive_bytes;              /* the same without sharing */
 
     /* Two input/label slots, so the next batch uploads while the current
@@ -84,5 +85,20 @@ clnet_status clnet__graph_backward(clnet__graph *g, uint64_t step_seed);
 
 /* Total bytes of the plan (arena + flat buffers) and the naive sum. */
 void clnet__graph_memory(const clnet__graph *g, size_t *planned, size_t *naive);
+
+/* What binding desc (at its planned batch) would take on the device, known
+ * before anything is allocated: the model's memory check and its batch
+ * suggestion use it. cap is the largest buffer the device allows. */
+typedef struct clnet__graph_need {
+    size_t params, grads, state, io;  /* bytes of the flat buffers */
+    size_t arena;                     /* activations etc., all chunks */
+    size_t n_chunks;                  /* buffers the arena takes */
+    size_t largest;                   /* the largest single arena tensor */
+    char largest_what[CLNET__NAME_MAX + 32]; /* e.g. "layer conv1's output" */
+    size_t device;                    /* all of it as the pool allocates it */
+    size_t device_arena, device_io;   /* the same for the arena, the inputs */
+} clnet__graph_need;
+clnet_status clnet__graph_need_of(clnet_ctx *ctx, const clnet__model_desc *desc,
+                                  int training, size_t cap, clnet__graph_need *out);
 
 #endif

@@ -1,5 +1,6 @@
 #include "graph/memplan.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 
 static size_t round_up(size_t x, size_t a) { return (x + a - 1) / a * a; }
@@ -17,7 +18,37 @@ static int cmp_index(const void *a, const void *b)
     return x->start - y->start;
 }
 
-size_t clnet__memplan(clnet__interval *iv, size_t n, size_t align)
+static size_t block(const clnet__interval *t, size_t align)
+{
+    return round_up(t->bytes ? t->bytes : 1, align);
+}
+
+/* The lowest offset of chunk c where t collides with no placed,
+ * time-overlapping block of that chunk. */
+static size_t lowest_free(const clnet__interval *iv, const size_t *placed,
+                          size_t np, const clnet__interval *t, size_t c,
+                          size_t size, size_t align)
+{
+    size_t off = 0;
+    /* Raise off past every colliding block until a full pass finds none. */
+    for (int moved = 1; moved;) {
+        moved = 0;
+        for (size_t j = 0; j < np; j++) {
+            const clnet__interval *p = &iv[placed[j]];
+            if (p->chunk != c || p->end < t->start || t->end < p->start)
+                continue;
+            size_t pe = p->offset + block(p, align);
+            if (off < pe && p->offset < off + size) {
+                off = pe;
+                moved = 1;
+            }
+        }
+    }
+    return off;
+}
+
+size_t clnet__memplan(clnet__interval *iv, size_t n, size_t align, size_t cap,
+                      size_t *chunk_bytes)
 {
     if (n == 0)
         return 0;
@@ -26,46 +57,34 @@ size_t clnet__memplan(clnet__interval *iv, size_t n, size_t align)
     size_t *order = malloc(n * sizeof *order);
     size_t *placed = malloc(n * sizeof *placed);
     if (!order || !placed) {
-        /* Out of host memory: fall back to no sharing at all. */
         free(order);
         free(placed);
-        size_t off = 0;
-        for (size_t i = 0; i < n; i++) {
-            iv[i].offset = off;
-            off += round_up(iv[i].bytes, align);
-        }
-        return off;
+        return (size_t)-1;
     }
     for (size_t i = 0; i < n; i++)
         order[i] = i;
     sort_base = iv;
     qsort(order, n, sizeof *order, cmp_index);
-    size_t total = 0, np = 0;
+    size_t nchunks = 0, np = 0;
     for (size_t k = 0; k < n; k++) {
         clnet__interval *t = &iv[order[k]];
-        size_t size = round_up(t->bytes ? t->bytes : 1, align);
-        size_t off = 0;
-        /* Raise off past every placed, time-overlapping block it collides
-         * with, until a full pass finds no collision. */
-        for (int moved = 1; moved;) {
-            moved = 0;
-            for (size_t j = 0; j < np; j++) {
-                const clnet__interval *p = &iv[placed[j]];
-                if (p->end < t->start || t->end < p->start)
-                    continue;
-                size_t pe = p->offset + round_up(p->bytes ? p->bytes : 1, align);
-                if (off < pe && p->offset < off + size) {
-                    off = pe;
-                    moved = 1;
-                }
-            }
+        size_t size = block(t, align), c = 0, off = 0;
+        for (; c < nchunks; c++) {
+            off = lowest_free(iv, placed, np, t, c, size, align);
+            if (off <= cap && size <= cap - off)
+                break;
         }
+        if (c == nchunks) {
+            chunk_bytes[nchunks++] = 0;
+            off = 0;
+        }
+        t->chunk = c;
         t->offset = off;
         placed[np++] = order[k];
-        if (off + size > total)
-            total = off + size;
+        if (off + size > chunk_bytes[c])
+            chunk_bytes[c] = off + size;
     }
     free(order);
     free(placed);
-    return total;
+    return nchunks;
 }

@@ -5,6 +5,7 @@
 #include "ops/loss.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,7 +19,7 @@ void clnet_model_default_settings(clnet_model_settings *s)
 }
 
 /* Built-in recipe, then whatever the model file's [train] section sets. */
-static void recipe_from_desc(const clnet__model_desc *d, clnet_train_settings *t)
+void clnet__model_recipe(const clnet__model_desc *d, clnet_train_settings *t)
 {
     *t = (clnet_train_settings){
         .optimizer = CLNET_OPTIM_SGD, .lr = 0.01f, .momentum = 0.9f,
@@ -62,8 +63,10 @@ static clnet_status model_create(clnet_ctx *ctx, clnet__model_desc *desc,
     m->ctx = ctx;
     m->desc = desc;
     m->settings = *s;
-    recipe_from_desc(desc, &m->recipe);
-    clnet_status st = clnet__graph_create(ctx, desc, desc->batch, s->training, &m->graph);
+    clnet__model_recipe(desc, &m->recipe);
+    clnet_status st = clnet__model_check_memory(ctx, desc, s->training, &m->recipe);
+    if (st == CLNET_OK)
+        st = clnet__graph_create(ctx, desc, desc->batch, s->training, &m->graph);
     if (st == CLNET_OK)
         st = clnet__graph_init_params(m->graph, s->seed, s->init);
     if (st == CLNET_OK && s->training)
@@ -74,6 +77,36 @@ static clnet_status model_create(clnet_ctx *ctx, clnet__model_desc *desc,
     }
     *out = m;
     return CLNET_OK;
+}
+
+/* A file that parses at batch 1 but not at the batch asked for has a
+ * tensor too large for clnet's kernels (or its shapes overflow): the
+ * message gets the largest batch that parses and fits the device. */
+static void suggest_batch(clnet_ctx *ctx, const char *label, const char *text,
+                          const clnet_model_settings *s)
+{
+    char *msg = malloc(sizeof ctx->errmsg);
+    if (!msg)
+        return;
+    memcpy(msg, ctx->errmsg, sizeof ctx->errmsg);
+    clnet__model_desc *d = NULL;
+    int fit = 0;
+    if (clnet__model_parse(ctx, label, text, 1, &d) == CLNET_OK) {
+        clnet_train_settings r;
+        clnet__model_recipe(d, &r);
+        fit = clnet__model_fitting_batch(ctx, d, s->training, &r, s->batch);
+    }
+    clnet__model_desc_free(d);
+    memcpy(ctx->errmsg, msg, sizeof ctx->errmsg);
+    free(msg);
+    if (fit > 0) {
+        const clnet_device_desc *dev = &ctx->ocl.desc;
+        size_t len = strlen(ctx->errmsg);
+        snprintf(ctx->errmsg + len, sizeof ctx->errmsg - len,
+                 "; batch %d would fit on %s (%.1f MiB, %.1f MiB per buffer)", fit,
+                 dev->name, dev->global_mem_bytes / 1048576.0,
+                 dev->max_alloc_bytes / 1048576.0);
+    }
 }
 
 clnet_status clnet_model_load_string(clnet_ctx *ctx, const char *label,
@@ -92,8 +125,10 @@ clnet_status clnet_model_load_string(clnet_ctx *ctx, const char *label,
     if (s->batch < 0)
         return clnet__fail(ctx, CLNET_EINVAL, "batch size %d < 0", s->batch);
     clnet__model_desc *desc = NULL;
-    clnet_status st = clnet__model_parse(ctx, label ? label : "<string>", cfg_text,
-                                         s->batch, &desc);
+    label = label ? label : "<string>";
+    clnet_status st = clnet__model_parse(ctx, label, cfg_text, s->batch, &desc);
+    if (st == CLNET_EPARSE && s->batch > 1)
+        suggest_batch(ctx, label, cfg_text, s);
     if (st != CLNET_OK)
         return st;
     return model_create(ctx, desc, s, out);

@@ -7,6 +7,7 @@
 #include "clnet/model.h"
 #include "graph/graph.h"
 #include "io/model_desc.h"
+#include "train/optim.h"
 
 struct clnet__optim;
 
@@ -29,6 +30,11 @@ struct clnet_model {
     clnet__marker slot_done[2]; /* last step that read each slot */
     char **meta;                /* key, value, key, value... of the last */
     size_t n_meta;              /* checkpoint loaded (pairs) */
+    /* What clnet_model_read_stats last saw when it reported nonfinite:
+     * whether the optimizer recorded a gradient (train/optim.h), and the
+     * record. */
+    int nonfinite_seen, nonfinite_recorded;
+    clnet__nonfinite nonfinite;
 };
 
 clnet_status clnet__model_optim_create(clnet_model *m);
@@ -37,5 +43,18 @@ size_t clnet__model_optim_bytes(const clnet_model *m);
 /* Enqueues one optimizer update of all parameters (one launch). */
 clnet_status clnet__model_optim_step(clnet_model *m);
 void clnet__model_meta_clear(clnet_model *m);
+/* Refuses (CLNET_ENOMEM, with the bytes needed, the bytes the device has
+ * and a batch size that fits) a description that cannot fit the device
+ * with this recipe, before anything is allocated. */
+clnet_status clnet__model_check_memory(clnet_ctx *ctx, clnet__model_desc *desc,
+                                       int training,
+                                       const clnet_train_settings *recipe);
+/* The largest batch below `below` with which desc parses and fits the
+ * device (0: none); desc is left planned for its own batch. */
+int clnet__model_fitting_batch(clnet_ctx *ctx, clnet__model_desc *desc,
+                               int training, const clnet_train_settings *recipe,
+                               int below);
+/* The built-in recipe under the model file's [train] section (model.c). */
+void clnet__model_recipe(const clnet__model_desc *d, clnet_train_settings *out);
 
 #endif

@@ -40,11 +40,14 @@ clnet_status clnet__model_optim_create(clnet_model *m)
     clnet_status st = clnet__optim_create(m->ctx, &s, g->params_count, ranges, nr,
                                           &m->optim);
     free(ranges);
-    /* The non-finite flag sits right after the loss counters, so one read
-     * returns both. */
-    if (st == CLNET_OK)
+    /* The non-finite flag and its record sit right after the loss
+     * counters, so one read returns them all. */
+    if (st == CLNET_OK) {
         clnet__optim_set_flag(m->optim, (clnet__tensor){g->stats.buf,
                                                         g->stats.off + CLNET__STAT_COUNT});
+        clnet__optim_set_loss(m->optim, (clnet__tensor){g->stats.buf,
+                                                        g->stats.off + CLNET__STAT_LOSS_SUM});
+    }
     return st;
 }
 

@@ -6,6 +6,7 @@
 #include "ops/loss.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 clnet_status clnet_model_set_batch(clnet_model *m, const float *images,
@@ -144,7 +145,8 @@ clnet_status clnet_model_read_stats(clnet_model *m, clnet_stats *out, int reset)
     if (!m || !out)
         return CLNET_EINVAL;
     clnet__graph *g = m->graph;
-    float s[CLNET__STAT_COUNT + 1]; /* + the optimizer's non-finite flag */
+    /* The counters, then the optimizer's non-finite flag and record. */
+    float s[CLNET__STAT_COUNT + CLNET__NONFINITE_FLOATS];
     clnet_status st = clnet__buf_read(m->ctx, g->stats.buf, g->stats.off * sizeof(float),
                                       sizeof s, s);
     if (st != CLNET_OK)
@@ -155,7 +157,41 @@ clnet_status clnet_model_read_stats(clnet_model *m, clnet_stats *out, int reset)
     out->correct5 = s[CLNET__STAT_CORRECT5];
     out->samples = s[CLNET__STAT_SAMPLES];
     out->nonfinite = !isfinite(s[CLNET__STAT_LOSS_SUM]) || s[CLNET__STAT_COUNT] != 0;
+    if (out->nonfinite) {
+        m->nonfinite_seen = 1;
+        m->nonfinite_recorded = clnet__nonfinite_decode(&s[CLNET__STAT_COUNT],
+                                                        &m->nonfinite);
+    }
     if (reset)
-        st = clnet__fill(m->ctx, g->stats, CLNET__STAT_COUNT + 1, 0.0f);
+        st = clnet__fill(m->ctx, g->stats, CLNET__STAT_COUNT + CLNET__NONFINITE_FLOATS,
+                         0.0f);
     return st;
+}
+
+clnet_status clnet_model_find_nonfinite(const clnet_model *m, char *buf, size_t cap)
+{
+    if (!m || !buf || cap == 0)
+        return CLNET_EINVAL;
+    buf[0] = '\0';
+    if (!m->nonfinite_seen)
+        return CLNET_OK;
+    const clnet__nonfinite *r = &m->nonfinite;
+    const clnet__graph *g = m->graph;
+    const clnet__param_ref *p = NULL;
+    for (int i = 0; m->nonfinite_recorded && i < g->n_params && !p; i++)
+        if (r->index >= g->params[i].offset &&
+            r->index - g->params[i].offset < g->params[i].count)
+            p = &g->params[i];
+    if (!p)
+        snprintf(buf, cap, "the loss is NaN or Inf");
+    else if (r->loss_bad)
+        /* Every gradient is bad when the loss is: the record then only
+         * names the last layer, and the cause is in the forward pass. */
+        snprintf(buf, cap, "the loss became NaN or Inf at step %u (the forward "
+                 "pass overflowed, so every gradient from %s back is %s)",
+                 (unsigned)r->step, p->name, r->is_nan ? "NaN" : "Inf");
+    else
+        snprintf(buf, cap, "gradient of %s is %s (first at step %u, with a finite "
+                 "loss)", p->name, r->is_nan ? "NaN" : "Inf", (unsigned)r->step);
+    return CLNET_OK;
 }

@@ -17,6 +17,21 @@ static unsigned size_class(size_t bytes)
     return c;
 }
 
+size_t clnet__buf_alloc_bytes(clnet_ctx *ctx, size_t bytes)
+{
+    const clnet_device_desc *d = &ctx->ocl.desc;
+    if (bytes > d->max_alloc_bytes)
+        return bytes;
+    size_t cbytes = (size_t)1 << size_class(bytes);
+    /* Large buffers are allocated to size: a power-of-two class would waste
+     * up to half of the device's memory, or pass its per-buffer limit. */
+    if (bytes > ((size_t)64 << 20) || cbytes > d->max_alloc_bytes)
+        cbytes = (bytes + 4095) & ~(size_t)4095;
+    if (cbytes > d->max_alloc_bytes)
+        cbytes = bytes;
+    return cbytes;
+}
+
 static clnet_status oom(clnet_ctx *ctx, size_t bytes, cl_int err)
 {
     const clnet_device_desc *d = &ctx->ocl.desc;
@@ -55,14 +70,10 @@ clnet_status clnet__buf_create(clnet_ctx *ctx, size_t bytes, clnet__buf **out)
     /* Checked before any rounding, which could overflow near SIZE_MAX. */
     if (bytes > o->desc.max_alloc_bytes || bytes > o->desc.global_mem_bytes)
         return oom(ctx, bytes, 0);
+    if (clnet__fault_alloc(ctx))
+        return oom(ctx, bytes, CL_MEM_OBJECT_ALLOCATION_FAILURE);
     unsigned c = size_class(bytes);
-    size_t cbytes = (size_t)1 << c;
-    /* Large buffers are allocated to size: a power-of-two class would waste
-     * up to half of the device's memory, or pass its per-buffer limit. */
-    if (bytes > ((size_t)64 << 20) || cbytes > o->desc.max_alloc_bytes)
-        cbytes = (bytes + 4095) & ~(size_t)4095;
-    if (cbytes > o->desc.max_alloc_bytes)
-        cbytes = bytes;
+    size_t cbytes = clnet__buf_alloc_bytes(ctx, bytes);
     for (clnet__buf **pp = &o->pool_free[c]; *pp; pp = &(*pp)->next_free) {
         if ((*pp)->class_bytes >= bytes && (*pp)->class_bytes <= cbytes * 2) {
             clnet__buf *b = *pp;
@@ -80,6 +91,12 @@ clnet_status clnet__buf_create(clnet_ctx *ctx, size_t bytes, clnet__buf **out)
         return clnet__fail(ctx, CLNET_ENOMEM, "host out of memory");
     cl_int e = CL_SUCCESS;
     b->mem = clCreateBuffer(o->context, CL_MEM_READ_WRITE, cbytes, NULL, &e);
+    if (!b->mem && (e == CL_MEM_OBJECT_ALLOCATION_FAILURE || e == CL_OUT_OF_RESOURCES)) {
+        /* The pool's idle buffers (another batch size's, a freed model's)
+         * hold device memory too: give it back and try once more. */
+        clnet__pool_drain(ctx);
+        b->mem = clCreateBuffer(o->context, CL_MEM_READ_WRITE, cbytes, NULL, &e);
+    }
     if (!b->mem) {
         free(b);
         if (e == CL_MEM_OBJECT_ALLOCATION_FAILURE || e == CL_OUT_OF_RESOURCES ||

@@ -103,6 +103,8 @@ size_t clnet__device_default(const clnet_device_desc *list, size_t n);
 /* Device memory from the context's pool (recycled by size class). Failures
  * become CLNET_ENOMEM naming the size asked for and the device's limits. */
 clnet_status clnet__buf_create(clnet_ctx *ctx, size_t bytes, clnet__buf **out);
+/* The device bytes a request of `bytes` takes (its pool size class). */
+size_t clnet__buf_alloc_bytes(clnet_ctx *ctx, size_t bytes);
 void clnet__buf_release(clnet_ctx *ctx, clnet__buf *b); /* NULL ok */
 void clnet__pool_drain(clnet_ctx *ctx); /* frees every pooled buffer */
 

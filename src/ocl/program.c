@@ -85,7 +85,21 @@ static clnet_status build(clnet_ctx *ctx, const char *label, const char *source,
     *out = NULL;
     double t0 = clnet__now();
     unsigned char key[16];
-    int use_cache = ctx->ocl.cache_enabled;
+    /* CLNET_FAULT=build:N: this build goes to the compiler with an #error
+     * in front, so the failure path sees a real build log. */
+    char *broken = NULL;
+    if (clnet__fault_build(ctx)) {
+        static const char line[] =
+            "#error \"build failure injected by CLNET_FAULT\"\n";
+        size_t n = strlen(source) + 1;
+        broken = malloc(sizeof line - 1 + n);
+        if (!broken)
+            return clnet__fail(ctx, CLNET_ENOMEM, "out of memory");
+        memcpy(broken, line, sizeof line - 1);
+        memcpy(broken + sizeof line - 1, source, n);
+        source = broken;
+    }
+    int use_cache = ctx->ocl.cache_enabled && !broken;
     if (use_cache) {
         clnet__cache_key(ctx, source, options, key);
         size_t size = 0;
@@ -110,6 +124,7 @@ static clnet_status build(clnet_ctx *ctx, const char *label, const char *source,
     }
     cl_int e = CL_SUCCESS;
     cl_program p = clCreateProgramWithSource(ctx->ocl.context, 1, &source, NULL, &e);
+    free(broken);
     if (!p)
         return clnet__cl_fail(ctx, e, "clCreateProgramWithSource");
     e = clBuildProgram(p, 1, &ctx->ocl.device, options, NULL, NULL);

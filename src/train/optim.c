@@ -9,6 +9,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 /* The norm reduction gives each work-group a block of NORM_BLOCK elements
  * (32 KiB: a work-item's sweep through it stays in a CPU's cache), with at
@@ -25,8 +26,9 @@ struct clnet__optim {
     clnet__buf *mask;      /* decay bits, DECAY_MASK only */
     clnet__buf *partials;  /* norm partials + the clip scale after them */
     size_t norm_groups, norm_block;
-    clnet__buf *own_flag;  /* one float */
+    clnet__buf *own_flag;  /* CLNET__NONFINITE_FLOATS floats */
     clnet__tensor flag;    /* where the kernel writes the non-finite flag */
+    clnet__tensor loss;    /* the float it checks when it records (or none) */
     clnet__kernel *k_step, *k_norm, *k_scale;
     size_t wg_step, wg_norm;
 };
@@ -201,7 +203,7 @@ clnet_status clnet__optim_create(clnet_ctx *ctx,
         st = clnet__buf_create(ctx, (o->norm_groups + 1) * 4, &o->partials);
     }
     if (st == CLNET_OK)
-        st = zeroed(ctx, 1, &o->own_flag);
+        st = zeroed(ctx, CLNET__NONFINITE_FLOATS, &o->own_flag);
     if (st == CLNET_OK)
         st = get_kernels(ctx, o, mode);
     if (st != CLNET_OK) {
@@ -211,6 +213,24 @@ clnet_status clnet__optim_create(clnet_ctx *ctx,
     o->flag = (clnet__tensor){o->own_flag, 0};
     *out = o;
     return CLNET_OK;
+}
+
+size_t clnet__optim_buffers(const clnet__optim_settings *s, size_t n_params,
+                            size_t bytes[CLNET__OPTIM_MAX_BUFFERS])
+{
+    size_t k = 0;
+    if (s->type != CLNET__OPTIM_SGD || s->momentum != 0.0f)
+        bytes[k++] = n_params * 4;
+    if (s->type != CLNET__OPTIM_SGD)
+        bytes[k++] = n_params * 4;
+    if (s->weight_decay > 0.0f)
+        bytes[k++] = (n_params + 31) / 32 * 4;
+    if (s->clip_norm > 0.0f) {
+        size_t groups = (n_params + NORM_BLOCK - 1) / NORM_BLOCK;
+        bytes[k++] = ((groups > NORM_MAX_GROUPS ? NORM_MAX_GROUPS : groups) + 1) * 4;
+    }
+    bytes[k++] = CLNET__NONFINITE_FLOATS * 4;
+    return k;
 }
 
 void clnet__optim_free(clnet_ctx *ctx, clnet__optim *opt)
@@ -267,6 +287,10 @@ clnet_status clnet__optim_step(clnet_ctx *ctx, clnet__optim *opt,
     if (st != CLNET_OK)
         return st;
     clnet__optim_coef c = clnet__optim_coef_of(&opt->s, lr, step);
+    /* The step in the non-finite record: 31 bits, and 0 means "none". */
+    uint32_t step_tag = (uint32_t)(step & 0x7fffffffu);
+    if (!step_tag)
+        step_tag = 1;
     /* Unused buffers still need a valid argument: the gradient buffer is one. */
     const clnet__buf *any = grads.buf;
     return CLNET__LAUNCH(
@@ -279,7 +303,8 @@ clnet_status clnet__optim_step(clnet_ctx *ctx, clnet__optim *opt,
         CLNET_ARG_BUF(opt->partials ? opt->partials : any), CLNET_ARG_U32(opt->norm_groups),
         CLNET_ARG_T(params), CLNET_ARG_T(grads),
         CLNET_ARG_BUF(opt->m1 ? opt->m1 : any), CLNET_ARG_BUF(opt->m2 ? opt->m2 : any),
-        CLNET_ARG_BUF(opt->mask ? opt->mask : any), CLNET_ARG_T(opt->flag));
+        CLNET_ARG_BUF(opt->mask ? opt->mask : any), CLNET_ARG_T(opt->flag),
+        CLNET_ARG_T(opt->loss.buf ? opt->loss : opt->flag), CLNET_ARG_U32(step_tag));
 }
 
 clnet_status clnet__optim_zero_grad(clnet_ctx *ctx, const clnet__optim *opt,
@@ -295,6 +320,12 @@ void clnet__optim_set_flag(clnet__optim *opt, clnet__tensor flag)
         opt->flag = flag.buf ? flag : (clnet__tensor){opt->own_flag, 0};
 }
 
+void clnet__optim_set_loss(clnet__optim *opt, clnet__tensor loss)
+{
+    if (opt)
+        opt->loss = loss;
+}
+
 clnet_status clnet__optim_read_flag(clnet_ctx *ctx, clnet__optim *opt,
                                     int *nonfinite, int clear)
 {
@@ -303,9 +334,25 @@ clnet_status clnet__optim_read_flag(clnet_ctx *ctx, clnet__optim *opt,
     clnet_status st = clnet__buf_read(ctx, opt->flag.buf, opt->flag.off * 4,
                                       sizeof v, &v);
     if (st == CLNET_OK && clear)
-        st = clnet__fill(ctx, opt->flag, 1, 0.0f);
+        st = clnet__fill(ctx, opt->flag, CLNET__NONFINITE_FLOATS, 0.0f);
     *nonfinite = v != 0.0f;
     return st;
+}
+
+int clnet__nonfinite_decode(const float rec[CLNET__NONFINITE_FLOATS],
+                            clnet__nonfinite *out)
+{
+    uint32_t code, at;
+    memcpy(&code, &rec[1], 4);
+    memcpy(&at, &rec[2], 4);
+    memset(out, 0, sizeof *out);
+    if (rec[0] == 0.0f || code < 2)
+        return 0;
+    out->index = code / 2 - 1;
+    out->is_nan = (int)(code & 1u);
+    out->step = at & 0x7fffffffu;
+    out->loss_bad = (int)(at >> 31);
+    return 1;
 }
 
 size_t clnet__optim_states(const clnet__optim *opt,

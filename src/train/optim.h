@@ -31,9 +31,21 @@
  * Non-finite gradients: the update kernel sets a float flag to 1.0f when it
  * meets a NaN or Inf gradient (the update still happens, as in PyTorch). The
  * flag stays set until cleared; the trainer reads it with the loss every N
- * steps. By default it lives in a buffer of the optimizer; the executor may
- * point it at a float of its own (e.g. next to the loss sum) so both come
- * back in one read.
+ * steps. Two uint32 words after the flag record where it happened, for the
+ * message that names the layer (clnet__nonfinite_decode):
+ *   [1] code: 2 * (i + 1) + isnan, for the HIGHEST parameter index i whose
+ *       gradient was non-finite in that step (atomic_max; only non-finite
+ *       elements pay for it). Backward runs from the loss towards the input
+ *       and a bad gradient spreads to every layer before it, so the highest
+ *       index is the layer nearest the loss where it began, not conv1.
+ *   [2] the step (31 bits) of the first non-finite gradient since the
+ *       flag was cleared: later steps (where everything is NaN by then) do
+ *       not overwrite the record. Bit 31: the loss float the executor
+ *       points the optimizer at (clnet__optim_set_loss) was NaN/Inf then,
+ *       i.e. the forward pass overflowed and every gradient followed.
+ * By default these live in a buffer of the optimizer; the executor may point
+ * them at CLNET__NONFINITE_FLOATS floats of its own (e.g. next to the loss
+ * sum) so everything comes back in one read.
  *
  * Determinism: the norm is summed in a fixed order (fixed blocks per group,
  * a fixed tree in local memory, partials summed in index order by one
@@ -108,10 +120,28 @@ clnet_status clnet__optim_step(clnet_ctx *ctx, clnet__optim *opt,
 clnet_status clnet__optim_zero_grad(clnet_ctx *ctx, const clnet__optim *opt,
                                     clnet__tensor grads);
 
-/* Points the non-finite flag at one float of the caller's (borrowed until
- * the optimizer is freed or the flag is pointed elsewhere). The caller
- * clears it (writes 0) when it reads it. */
+/* The flag and its record: flag float, code, step (see above). */
+#define CLNET__NONFINITE_FLOATS 3
+
+/* Points the non-finite flag at CLNET__NONFINITE_FLOATS floats of the
+ * caller's (borrowed until the optimizer is freed or the flag is pointed
+ * elsewhere). The caller clears them (writes 0) when it reads them. */
 void clnet__optim_set_flag(clnet__optim *opt, clnet__tensor flag);
+/* Points the record's loss check at one float (borrowed like the flag). */
+void clnet__optim_set_loss(clnet__optim *opt, clnet__tensor loss);
+
+/* The flag and record decoded (CLNET__NONFINITE_FLOATS floats as read
+ * back): the element index in the flat buffer, NaN (else Inf), the 1-based
+ * step, and whether the loss was non-finite in that step. */
+typedef struct clnet__nonfinite {
+    size_t index;
+    int is_nan;
+    uint32_t step;
+    int loss_bad;
+} clnet__nonfinite;
+/* Returns 1 when a gradient was recorded (and fills out), else 0. */
+int clnet__nonfinite_decode(const float rec[CLNET__NONFINITE_FLOATS],
+                            clnet__nonfinite *out);
 /* Reads the flag (blocking): *nonfinite = 1 if a non-finite gradient was
  * seen since the flag was last cleared; clears it when clear is set. */
 clnet_status clnet__optim_read_flag(clnet_ctx *ctx, clnet__optim *opt,
@@ -129,6 +159,13 @@ typedef struct clnet__optim_state {
 } clnet__optim_state;
 size_t clnet__optim_states(const clnet__optim *opt,
                            clnet__optim_state out[CLNET__OPTIM_MAX_STATES]);
+/* The device buffers clnet__optim_create would take for these settings
+ * and n_params, in bytes (an upper bound: the decay mask is counted
+ * whenever weight_decay > 0). Returns how many were written. */
+#define CLNET__OPTIM_MAX_BUFFERS 5
+size_t clnet__optim_buffers(const clnet__optim_settings *s, size_t n_params,
+                            size_t bytes[CLNET__OPTIM_MAX_BUFFERS]);
+
 /* Zeroes the moments (a fresh start without re-creating). */
 clnet_status clnet__optim_reset(clnet_ctx *ctx, clnet__optim *opt);
 

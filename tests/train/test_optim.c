@@ -251,8 +251,9 @@ START_TEST(state_names)
 }
 END_TEST
 
-/* A NaN or Inf gradient sets the flag (in the optimizer's own float or in a
- * float of the caller's); clearing resets it; clean steps leave it at 0. */
+/* A NaN or Inf gradient sets the flag (in the optimizer's own floats or in
+ * floats of the caller's) and records the step and the highest bad element
+ * of the first bad step; clearing resets them; clean steps leave them 0. */
 START_TEST(nonfinite_flag)
 {
     const size_t n = 300;
@@ -278,17 +279,44 @@ START_TEST(nonfinite_flag)
     ck_assert_int_eq(clnet__optim_read_flag(ctx, opt, &nf, 0), CLNET_OK);
     ck_assert_int_eq(nf, 0); /* cleared by the previous read */
 
-    /* Into the caller's float: element 2 of a small stats buffer. */
-    float stats[4] = {5, 6, 0, 7};
-    clnet__buf *bs = dev_buf(4, stats);
+    /* Into the caller's floats: elements 2..4 of a small stats buffer. The
+     * record keeps the first bad step (3: Inf at 0 and NaN at 257, the
+     * highest) although step 4 has a bad element too. */
+    float stats[6] = {5, 6, 0, 0, 0, 7};
+    clnet__buf *bs = dev_buf(6, stats);
     clnet__optim_set_flag(opt, (clnet__tensor){bs, 2});
     bad = INFINITY;
     ck_assert_int_eq(clnet__buf_write(ctx, bg, 0, 4, &bad), CLNET_OK);
     ck_assert_int_eq(clnet__optim_step(ctx, opt, tp, tg, 0.1f, 3), CLNET_OK);
+    float fine = 1.0f;
+    ck_assert_int_eq(clnet__buf_write(ctx, bg, 257 * 4, 4, &fine), CLNET_OK);
+    ck_assert_int_eq(clnet__buf_write(ctx, bg, 299 * 4, 4, &bad), CLNET_OK);
+    ck_assert_int_eq(clnet__optim_step(ctx, opt, tp, tg, 0.1f, 4), CLNET_OK);
     ck_assert_int_eq(clnet__buf_read(ctx, bs, 0, sizeof stats, stats), CLNET_OK);
-    ck_assert(stats[0] == 5 && stats[1] == 6 && stats[2] == 1 && stats[3] == 7);
+    ck_assert(stats[0] == 5 && stats[1] == 6 && stats[2] == 1 && stats[5] == 7);
+    clnet__nonfinite rec;
+    ck_assert_int_eq(clnet__nonfinite_decode(&stats[2], &rec), 1);
+    ck_assert_uint_eq(rec.index, 257);
+    ck_assert_int_eq(rec.is_nan, 1);
+    ck_assert_uint_eq(rec.step, 3);
+    ck_assert_int_eq(rec.loss_bad, 0);
     ck_assert_int_eq(clnet__optim_read_flag(ctx, opt, &nf, 1), CLNET_OK);
     ck_assert_int_eq(nf, 1);
+    ck_assert_int_eq(clnet__buf_read(ctx, bs, 0, sizeof stats, stats), CLNET_OK);
+    ck_assert_int_eq(clnet__nonfinite_decode(&stats[2], &rec), 0);
+    /* A record starts again after the clear: Inf at 0 only, and the loss
+     * float (element 1, made NaN) marks it. */
+    ck_assert_int_eq(clnet__buf_write(ctx, bg, 299 * 4, 4, &fine), CLNET_OK);
+    float nan = NAN;
+    ck_assert_int_eq(clnet__buf_write(ctx, bs, 4, 4, &nan), CLNET_OK);
+    clnet__optim_set_loss(opt, (clnet__tensor){bs, 1});
+    ck_assert_int_eq(clnet__optim_step(ctx, opt, tp, tg, 0.1f, 5), CLNET_OK);
+    ck_assert_int_eq(clnet__buf_read(ctx, bs, 0, sizeof stats, stats), CLNET_OK);
+    ck_assert_int_eq(clnet__nonfinite_decode(&stats[2], &rec), 1);
+    ck_assert_uint_eq(rec.index, 0);
+    ck_assert_int_eq(rec.is_nan, 0);
+    ck_assert_uint_eq(rec.step, 5);
+    ck_assert_int_eq(rec.loss_bad, 1);
 
     clnet__optim_free(ctx, opt);
     clnet__buf_release(ctx, bp);

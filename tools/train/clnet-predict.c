@@ -4,6 +4,7 @@
 #include "../cli.h"
 #include "clnet/clnet.h"
 #include "clnet/data.h"
+#include "classnames.h"
 #include "eval.h"
 
 #include <cJSON.h>
@@ -43,20 +44,14 @@ typedef struct predict {
 
 static int load_classes(predict *p)
 {
-    const char *json = clnet_model_meta(p->model, "run.classes");
-    cJSON *arr = json ? cJSON_Parse(json) : NULL;
-    int n = cJSON_IsArray(arr) ? cJSON_GetArraySize(arr) : 0;
-    p->classes = calloc((size_t)(n > 0 ? n : 1), sizeof *p->classes);
-    for (int i = 0; i < n && p->classes; i++) {
-        const char *s = cJSON_GetStringValue(cJSON_GetArrayItem(arr, i));
-        p->classes[i] = strdup(s ? s : "?");
-    }
-    cJSON_Delete(arr);
+    int n = 0;
+    p->classes = class_names_from_json(clnet_model_meta(p->model, "run.classes"),
+                                       clnet_model_meta(p->model, "run.classes_hex"), &n);
     p->n_classes = n;
-    if (n != p->info.classes) {
+    if (!p->classes || n != p->info.classes) {
         fprintf(stderr, "clnet-predict: the checkpoint lists %d class names for %d outputs; "
                         "using numbers\n", n, p->info.classes);
-        for (int i = 0; i < n; i++)
+        for (int i = 0; p->classes && i < n; i++)
             free(p->classes[i]);
         free(p->classes);
         p->classes = calloc((size_t)p->info.classes, sizeof *p->classes);

@@ -3,7 +3,10 @@
  * with everything needed to resume, metrics.csv and report.html. */
 #include "run.h"
 
+#include "classnames.h"
+
 #include <cJSON.h>
+#include <dirent.h>
 #include <errno.h>
 #include <libgen.h>
 #include <stdio.h>
@@ -56,6 +59,29 @@ static void model_name(const char *path, char *out, size_t cap)
         *dot = '\0';
 }
 
+/* A save killed mid-write (SIGKILL, power loss) leaves its temp file
+ * ".NAME.tmp-XXXXXX" beside the checkpoint, which it never replaced; a run
+ * resumed in the same directory removes them. */
+static void remove_stale_temps(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    char path[2600];
+    int n = 0;
+    for (struct dirent *e; (e = readdir(d)) != NULL;) {
+        if (strncmp(e->d_name, ".last.safetensors.tmp-", 22) != 0 &&
+            strncmp(e->d_name, ".best.safetensors.tmp-", 22) != 0)
+            continue;
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        n += unlink(path) == 0;
+    }
+    closedir(d);
+    if (n)
+        printf("removed %d partial checkpoint%s left by an interrupted save in %s\n", n,
+               n == 1 ? "" : "s", dir);
+}
+
 int run_dir_prepare(train_run *r)
 {
     const train_opts *o = &r->opts;
@@ -84,6 +110,7 @@ int run_dir_prepare(train_run *r)
     }
     fclose(f);
     unlink(probe);
+    remove_stale_temps(r->out_dir);
     char *cfg = NULL;
     FILE *in = fopen(o->model_path, "rb");
     if (in) {
@@ -140,18 +167,25 @@ int run_dir_save(train_run *r, const char *name, uint32_t next_epoch,
     snprintf(dims, sizeof dims, "%d,%d,%d", r->info.channels, r->info.height, r->info.width);
     join_floats(mean, sizeof mean, r->mean, r->info.channels);
     join_floats(std, sizeof std, r->std, r->info.channels);
-    cJSON *classes = cJSON_CreateArray();
-    for (int c = 0; classes && c < clnet_dataset_classes(r->all); c++)
-        cJSON_AddItemToArray(classes, cJSON_CreateString(clnet_dataset_class_name(r->all, c)));
-    char *classes_json = classes ? cJSON_PrintUnformatted(classes) : NULL;
-    cJSON_Delete(classes);
+    /* Folder names are bytes, metadata is UTF-8 (classnames.h). */
+    int k = clnet_dataset_classes(r->all);
+    const char **names = calloc((size_t)k + 1, sizeof *names);
+    for (int c = 0; names && c < k; c++)
+        names[c] = clnet_dataset_class_name(r->all, c);
+    char *classes_json = NULL, *classes_hex = NULL;
+    if (names)
+        class_names_to_json(names, k, &classes_json, &classes_hex);
+    free(names);
     clnet_meta meta[] = {
         {"run.epoch", epoch}, {"run.batch", batch}, {"run.classes", classes_json ? classes_json : "[]"},
         {"run.mean", mean}, {"run.std", std}, {"run.best_top1", best},
         {"run.input", dims}, {"run.command", r->command},
+        {"run.classes_hex", classes_hex},
     };
-    clnet_status st = clnet_model_save(r->model, path, meta, sizeof meta / sizeof meta[0]);
+    size_t n_meta = sizeof meta / sizeof meta[0] - (classes_hex ? 0 : 1);
+    clnet_status st = clnet_model_save(r->model, path, meta, n_meta);
     free(classes_json);
+    free(classes_hex);
     if (st != CLNET_OK) {
         fprintf(stderr, "clnet-train: saving %s: %s\n", path, clnet_errmsg(r->ctx));
         return -1;

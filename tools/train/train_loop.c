@@ -26,11 +26,14 @@ static int read_counters(train_run *r, epoch_sums *e, uint64_t step, double epoc
         return -1;
     }
     if (s.nonfinite) {
+        char where[256] = "";
+        clnet_model_find_nonfinite(r->model, where, sizeof where);
         fprintf(stderr,
                 "\nclnet-train: the loss or a gradient became NaN/Inf near step %llu "
-                "(epoch %.2f): training diverged. Try a lower learning rate, e.g. "
+                "(epoch %.2f)%s%s: training diverged. Try a lower learning rate, e.g. "
                 "--lr %g. The last good checkpoint (if any) is %s/last.safetensors.\n",
-                (unsigned long long)step, epoch_f, (double)r->recipe.lr / 10, r->out_dir);
+                (unsigned long long)step, epoch_f, where[0] ? ": " : "", where,
+                (double)r->recipe.lr / 10, r->out_dir);
         return -2;
     }
     if (s.samples > 0) {

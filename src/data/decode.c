@@ -178,6 +178,95 @@ static void why_stb(char *why, size_t whylen, const char *what)
     snprintf(why, whylen, "%s (stb_image: %s)", what, r ? r : "unknown error");
 }
 
+/* Debian 12's stb_image (2.27) trusts the code counts of a JPEG Huffman
+ * table: more than 256 codes in one table write past its fixed arrays, in
+ * the header check as much as in the decode (stb_image 2.28 rejects them; found by
+ * tests/fuzz/fuzz_image). Such a file is refused before stb_image sees it.
+ * The walk reads the segments as stb_image does (bytes past the end read as
+ * 0, as its memory reader returns), skipping entropy-coded data between the
+ * scans of a progressive file, where more tables may follow. */
+static unsigned jpeg_byte(const unsigned char *p, size_t len, size_t i)
+{
+    return i < len ? p[i] : 0u;
+}
+
+static int jpeg_bad_huffman(const unsigned char *p, size_t len)
+{
+    size_t i = 0;
+    while (i < len && p[i] == 0xFF) /* stb_image skips fill bytes before SOI too */
+        i++;
+    if (i == 0 || i >= len || p[i] != 0xD8)
+        return 0;
+    i++;
+    while (i + 1 < len) {
+        unsigned m = p[i + 1];
+        if (p[i] != 0xFF || m == 0x00 || m == 0xFF || (m >= 0xD0 && m <= 0xD8) ||
+            m == 0x01) {
+            i++; /* scan data, a fill byte, or a marker without a length */
+            continue;
+        }
+        if (m == 0xD9)
+            return 0; /* end of image */
+        size_t seg = jpeg_byte(p, len, i + 2) << 8 | jpeg_byte(p, len, i + 3);
+        if (m == 0xC4) {
+            size_t q = i + 4;
+            for (long left = (long)seg - 2; left > 0;) {
+                size_t n = 0;
+                for (size_t k = 1; k <= 16; k++)
+                    n += jpeg_byte(p, len, q + k);
+                if (n > 256)
+                    return 1;
+                q += 17 + n;
+                left -= 17 + (long)n;
+            }
+        }
+        i += 2 + seg;
+    }
+    return 0;
+}
+
+/* The same stb_image reads the numbers of a binary PGM/PPM header into an
+ * int without an overflow check (undefined behaviour; 2.28 checks). A
+ * header number above INT_MAX is refused first. Whitespace and # comments
+ * are skipped as stb_image skips them. */
+static int pnm_number_too_large(const unsigned char *p, size_t len)
+{
+    if (len < 2 || p[0] != 'P' || (p[1] != '5' && p[1] != '6'))
+        return 0;
+    size_t i = 2;
+    for (int field = 0; field < 3 && i < len; field++) {
+        while (i < len) {
+            if (p[i] && strchr(" \t\n\v\f\r", p[i]))
+                i++;
+            else if (p[i] == '#')
+                while (i < len && p[i] != '\n' && p[i] != '\r')
+                    i++;
+            else
+                break;
+        }
+        long long v = 0;
+        for (; i < len && p[i] >= '0' && p[i] <= '9'; i++)
+            if ((v = v * 10 + (p[i] - '0')) > INT_MAX)
+                return 1;
+    }
+    return 0;
+}
+
+/* Refuses what Debian 12's stb_image is known to mishandle (see above). */
+static clnet_status refuse_unsafe(const unsigned char *p, size_t len, char *why,
+                                    size_t whylen)
+{
+    if (jpeg_bad_huffman(p, len)) {
+        snprintf(why, whylen, "corrupt JPEG (a Huffman table of more than 256 codes)");
+        return CLNET_EFORMAT;
+    }
+    if (pnm_number_too_large(p, len)) {
+        snprintf(why, whylen, "corrupt PGM/PPM header (a number above %d)", INT_MAX);
+        return CLNET_EFORMAT;
+    }
+    return CLNET_OK;
+}
+
 clnet_status clnet__image_probe(int dir, const char *path, uint64_t max_pixels,
                                 clnet__filebuf *buf, int *w, int *h, char *why,
                                 size_t whylen)
@@ -185,11 +274,12 @@ clnet_status clnet__image_probe(int dir, const char *path, uint64_t max_pixels,
     size_t len = 0;
     int whole = 0, comp = 0;
     clnet_status st = read_head(dir, path, buf, &len, &whole, why, whylen);
-    if (st != CLNET_OK)
+    if (st != CLNET_OK || (st = refuse_unsafe(buf->p, len, why, whylen)) != CLNET_OK)
         return st;
     int ok = stbi_info_from_memory(buf->p, (int)len, w, h, &comp);
     if (!ok && !whole) {
-        if ((st = read_whole(dir, path, buf, &len, why, whylen)) != CLNET_OK)
+        if ((st = read_whole(dir, path, buf, &len, why, whylen)) != CLNET_OK ||
+            (st = refuse_unsafe(buf->p, len, why, whylen)) != CLNET_OK)
             return st;
         ok = stbi_info_from_memory(buf->p, (int)len, w, h, &comp);
     }
@@ -224,7 +314,7 @@ clnet_status clnet__image_decode(const char *path, const clnet_dataset_settings 
     size_t len = 0;
     int w = 0, h = 0, comp = 0;
     clnet_status st = read_whole(AT_FDCWD, path, buf, &len, why, whylen);
-    if (st != CLNET_OK)
+    if (st != CLNET_OK || (st = refuse_unsafe(buf->p, len, why, whylen)) != CLNET_OK)
         return st;
     /* The header again: the file may have changed since the scan, and the
      * pixel limit must hold before stb_image allocates anything. */

@@ -2,7 +2,33 @@
 #include "ocl/ocl_private.h"
 #include "ocl/profile.h"
 
+#include <stdlib.h>
 #include <string.h>
+
+size_t clnet__forced_local(void)
+{
+    const char *s = getenv("CLNET_FORCE_LOCAL");
+    if (!s || !*s)
+        return 0;
+    char *end;
+    unsigned long v = strtoul(s, &end, 10);
+    return *end ? 0 : (size_t)v;
+}
+
+/* A kernel with local memory (a local argument or a local array) gets the
+ * local size its caller chose: the caller sized that memory, and usually
+ * the grid of groups, for it. */
+static int uses_local_memory(const clnet__kernel *k, size_t nargs,
+                             const clnet__arg *args, cl_device_id dev)
+{
+    for (size_t i = 0; i < nargs; i++)
+        if (args[i].kind == CLNET__ARG_LOCAL)
+            return 1;
+    cl_ulong bytes = 0;
+    cl_int e = clGetKernelWorkGroupInfo(k->k, dev, CL_KERNEL_LOCAL_MEM_SIZE,
+                                        sizeof bytes, &bytes, NULL);
+    return e != CL_SUCCESS || bytes > 0;
+}
 
 clnet_status clnet__launch(clnet_ctx *ctx, const clnet__kernel *k,
                            unsigned dims, const size_t *global,
@@ -36,6 +62,11 @@ clnet_status clnet__launch(clnet_ctx *ctx, const clnet__kernel *k,
                                       k->name, i);
         }
     }
+    size_t forced[3] = {1, 1, 1}, f = clnet__forced_local();
+    if (f && local && !uses_local_memory(k, nargs, args, ctx->ocl.device)) {
+        forced[0] = clnet__wg_1d(ctx, k);
+        local = forced;
+    }
     size_t g[3] = {1, 1, 1};
     for (unsigned d = 0; d < dims; d++) {
         g[d] = global[d];
@@ -58,7 +89,9 @@ clnet_status clnet__launch(clnet_ctx *ctx, const clnet__kernel *k,
 
 size_t clnet__wg_1d(clnet_ctx *ctx, const clnet__kernel *k)
 {
-    size_t wg = 64;
+    size_t wg = clnet__forced_local();
+    if (!wg)
+        wg = 64;
     if (ctx->ocl.caps.max_wg && wg > ctx->ocl.caps.max_wg)
         wg = ctx->ocl.caps.max_wg;
     if (k && k->max_wg && wg > k->max_wg)

@@ -214,6 +214,16 @@ clnet_status clnet__launch(clnet_ctx *ctx, const clnet__kernel *k,
 /* A work-group size for 1-D elementwise kernels on this device. */
 size_t clnet__wg_1d(clnet_ctx *ctx, const clnet__kernel *k);
 
+/* CLNET_FORCE_LOCAL=N, a test switch (0 when unset): every local size clnet
+ * chooses becomes N, so kernels are exercised with group sizes such as 1 or
+ * 7. clnet__wg_1d returns N (within the kernel's and device's limits), and
+ * clnet__launch runs any launch given a local size with {N, 1, 1}, except a
+ * kernel with local memory: its caller sized that memory (and its grid of
+ * groups) for its own choice, and takes N through its own chooser where the
+ * kernel allows (batchnorm's reductions; the optimizer's norm rounds N down
+ * to a power of two). */
+size_t clnet__forced_local(void);
+
 /* ---- BLAS (blas.c, gemm*.c: clnet's kernels and CLBlast) --------------- */
 /* Row-major C = alpha * op(A) * op(B) + beta * C on the compute queue, by
  * clnet's own kernel (cl/gemm.cl) or CLBlast, whichever src/ocl/gemm_tune.c

@@ -205,11 +205,14 @@ static void bn_ref_backward(const void *p, const clnet__ref_io *io)
  * per channel is fastest (measured on PoCL, 2 cores: L = 1 beat L = 4..256
  * at every shape tried, by up to 25x for [64,128,1,1] where a wide group
  * mostly idles): its float8 walk is already SIMD, and cores are few. A GPU
- * needs the whole group to hide memory latency. */
+ * needs the whole group to hide memory latency. CLNET_FORCE_LOCAL (a test
+ * switch) replaces the choice; the kernels take any group size. */
 static size_t reduce_local(clnet_ctx *ctx, const clnet__kernel *k)
 {
     const clnet__device_caps *caps = &clnet__ocl_of(ctx)->caps;
-    size_t l = caps->is_cpu ? 1 : BN_LOCAL_MAX;
+    size_t l = clnet__forced_local();
+    if (!l)
+        l = caps->is_cpu ? 1 : BN_LOCAL_MAX;
     if (k->max_wg && l > k->max_wg)
         l = k->max_wg;
     if (caps->max_wg && l > caps->max_wg)

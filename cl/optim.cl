@@ -87,16 +87,17 @@ kernel void optim_step(uint n, float lr, float wd, float momentum,
     float gi = AT(g)[i];
     if (!isfinite(gi)) {
         /* flag, then the record (src/train/optim.h): the highest element
-         * of the first bad step, and whether the loss was bad then. Every
-         * writer of a word in one launch stores the same value, except the
-         * code, which is atomic. */
-        AT(flag)[0] = 1.0f;
+         * of the first bad step, and whether the loss was bad then. All
+         * through atomics: many work-items may find bad elements at once
+         * (plain stores of one value are still a data race in OpenCL C, and
+         * oclgrind reports them). The step word is set once from 0, or was
+         * set by this launch (same tag) or an earlier step. */
+        atomic_xchg((volatile global float *)AT(flag), 1.0f);
         volatile global uint *rec = (volatile global uint *)(AT(flag) + 1);
-        uint seen = rec[1] & 0x7fffffffu;
-        if (seen == 0u || seen == step_tag) {
-            rec[1] = step_tag | (isfinite(AT(loss)[0]) ? 0u : 0x80000000u);
+        uint want = step_tag | (isfinite(AT(loss)[0]) ? 0u : 0x80000000u);
+        uint seen = atomic_cmpxchg(rec + 1, 0u, want) & 0x7fffffffu;
+        if (seen == 0u || seen == step_tag)
             atomic_max(rec, 2u * i + 2u + (isnan(gi) ? 1u : 0u));
-        }
     }
 #if CLIP
     gi *= AT(scale)[0];

@@ -26,7 +26,8 @@ struct clnet__optim {
     clnet__buf *mask;      /* decay bits, DECAY_MASK only */
     clnet__buf *partials;  /* norm partials + the clip scale after them */
     size_t norm_groups, norm_block;
-    clnet__buf *own_flag;  /* CLNET__NONFINITE_FLOATS floats */
+    clnet__buf *own_flag;  /* CLNET__NONFINITE_FLOATS floats, then a 0 that
+                            * stands in for the loss when none is set */
     clnet__tensor flag;    /* where the kernel writes the non-finite flag */
     clnet__tensor loss;    /* the float it checks when it records (or none) */
     clnet__kernel *k_step, *k_norm, *k_scale;
@@ -203,7 +204,7 @@ clnet_status clnet__optim_create(clnet_ctx *ctx,
         st = clnet__buf_create(ctx, (o->norm_groups + 1) * 4, &o->partials);
     }
     if (st == CLNET_OK)
-        st = zeroed(ctx, CLNET__NONFINITE_FLOATS, &o->own_flag);
+        st = zeroed(ctx, CLNET__NONFINITE_FLOATS + 1, &o->own_flag);
     if (st == CLNET_OK)
         st = get_kernels(ctx, o, mode);
     if (st != CLNET_OK) {
@@ -293,6 +294,10 @@ clnet_status clnet__optim_step(clnet_ctx *ctx, clnet__optim *opt,
         step_tag = 1;
     /* Unused buffers still need a valid argument: the gradient buffer is one. */
     const clnet__buf *any = grads.buf;
+    /* Without a loss the record reads a finite 0 that nothing writes (not
+     * the flag itself: other work-items may be writing it). */
+    clnet__tensor loss = opt->loss.buf ? opt->loss
+                                       : (clnet__tensor){opt->own_flag, CLNET__NONFINITE_FLOATS};
     return CLNET__LAUNCH(
         ctx, opt->k_step, 1, &opt->n, &opt->wg_step, CLNET_ARG_U32(opt->n),
         CLNET_ARG_F32(c.lr), CLNET_ARG_F32(c.wd), CLNET_ARG_F32(c.momentum),
@@ -304,7 +309,7 @@ clnet_status clnet__optim_step(clnet_ctx *ctx, clnet__optim *opt,
         CLNET_ARG_T(params), CLNET_ARG_T(grads),
         CLNET_ARG_BUF(opt->m1 ? opt->m1 : any), CLNET_ARG_BUF(opt->m2 ? opt->m2 : any),
         CLNET_ARG_BUF(opt->mask ? opt->mask : any), CLNET_ARG_T(opt->flag),
-        CLNET_ARG_T(opt->loss.buf ? opt->loss : opt->flag), CLNET_ARG_U32(step_tag));
+        CLNET_ARG_T(loss), CLNET_ARG_U32(step_tag));
 }
 
 clnet_status clnet__optim_zero_grad(clnet_ctx *ctx, const clnet__optim *opt,

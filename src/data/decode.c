@@ -252,6 +252,40 @@ static int pnm_number_too_large(const unsigned char *p, size_t len)
     return 0;
 }
 
+/* The same stb_image converts the channels of a 16-bit PGM/PPM with its
+ * 8-bit converter, into a buffer half the size its 16-to-8 step then reads
+ * (a heap overflow; found by tests/fuzz/fuzz_image). Such a file is decoded
+ * in its own channel count and converted here. */
+static int pnm_16bit_needs_conversion(const unsigned char *p, size_t len, int comp,
+                                      int want)
+{
+    return comp != want && len >= 2 && p[0] == 'P' && (p[1] == '5' || p[1] == '6') &&
+           stbi_is_16_bit_from_memory(p, (int)len);
+}
+
+/* 1 or 3 channels to `want` (1-4) as stb_image converts: gray by its
+ * luminance weights, a missing alpha opaque. Frees px; NULL when out of memory. */
+static unsigned char *convert_channels(unsigned char *px, int w, int h, int comp, int want)
+{
+    size_t n = (size_t)w * h;
+    unsigned char *out = malloc(n * (size_t)want);
+    for (size_t i = 0; out && i < n; i++) {
+        const unsigned char *a = px + i * (size_t)comp;
+        unsigned char *b = out + i * (size_t)want;
+        unsigned char y = comp == 1 ? a[0]
+                                    : (unsigned char)((a[0] * 77 + a[1] * 150 + a[2] * 29) >> 8);
+        if (want <= 2)
+            b[0] = y;
+        else
+            for (int k = 0; k < 3; k++)
+                b[k] = comp == 1 ? a[0] : a[k];
+        if (want == 2 || want == 4)
+            b[want - 1] = 255;
+    }
+    stbi_image_free(px);
+    return out;
+}
+
 /* Refuses what Debian 12's stb_image is known to mishandle (see above). */
 static clnet_status refuse_unsafe(const unsigned char *p, size_t len, char *why,
                                     size_t whylen)
@@ -331,11 +365,16 @@ clnet_status clnet__image_decode(const char *path, const clnet_dataset_settings 
     /* stb_image's flip setting is process-wide unless set per thread: an
      * application that flips for its own images must not flip ours. */
     stbi_set_flip_vertically_on_load_thread(0);
+    int native = pnm_16bit_needs_conversion(buf->p, len, comp, s->channels);
     unsigned char *px = stbi_load_from_memory(buf->p, (int)len, &w, &h, &comp,
-                                              s->channels);
+                                              native ? 0 : s->channels);
     if (!px) {
         why_stb(why, whylen, "cannot decode");
         return CLNET_EFORMAT;
+    }
+    if (native && !(px = convert_channels(px, w, h, comp, s->channels))) {
+        snprintf(why, whylen, "out of memory converting %dx%d pixels", w, h);
+        return CLNET_ENOMEM;
     }
     int c = s->channels;
     if (w == s->width && h == s->height) {

@@ -175,6 +175,37 @@ START_TEST(channel_conversion)
 }
 END_TEST
 
+/* 16-bit PGM/PPM converted to another channel count: Debian 12's stb_image
+ * overflows a buffer doing that itself (tests/fuzz/regressions/image/
+ * pgm-16bit-channel-conversion), so clnet converts; same results as above. */
+START_TEST(channel_conversion_16bit_pnm)
+{
+    /* 16-bit samples with both bytes equal: stb_image 2.27 reads them in
+     * host byte order (the format says big-endian); this tests the channel
+     * conversion, not that. */
+    const uint8_t pgm[] = {'P', '5', '\n', '2', ' ', '1', '\n', '6', '5', '5', '3', '5', '\n',
+                           30, 30, 220, 220};
+    fx_write(fx_at("gray16.pgm"), pgm, sizeof pgm);
+    const uint8_t ppm[] = {'P', '6', '\n', '2', ' ', '1', '\n', '6', '5', '5', '3', '5', '\n',
+                           200, 200, 100, 100, 50, 50, 0, 0, 255, 255, 0, 0};
+    fx_write(fx_at("rgb16.ppm"), ppm, sizeof ppm);
+    float px[8];
+    clnet_dataset_settings s1 = fx_settings(1, 1, 2), s3 = fx_settings(3, 1, 2),
+                           s4 = fx_settings(4, 1, 2);
+    ck_assert_int_eq(clnet_image_load(fx_c, fx_at("gray16.pgm"), &s3, px), CLNET_OK);
+    static const float g3[6] = {30, 220, 30, 220, 30, 220};
+    for (int i = 0; i < 6; i++)
+        ck_assert_float_eq_tol(px[i], g3[i] / 255.0f, 1e-6);
+    ck_assert_int_eq(clnet_image_load(fx_c, fx_at("rgb16.ppm"), &s1, px), CLNET_OK);
+    ck_assert_float_eq_tol(px[0], 124 / 255.0f, 1e-6);
+    ck_assert_float_eq_tol(px[1], 149 / 255.0f, 1e-6);
+    ck_assert_int_eq(clnet_image_load(fx_c, fx_at("rgb16.ppm"), &s4, px), CLNET_OK);
+    static const float p4[8] = {200, 0, 100, 255, 50, 0, 255, 255};
+    for (int i = 0; i < 8; i++)
+        ck_assert_float_eq_tol(px[i], p4[i] / 255.0f, 1e-6);
+}
+END_TEST
+
 START_TEST(resize)
 {
     fx_png_fill(fx_at("flat.png"), 7, 5, 1, 77);
@@ -216,6 +247,7 @@ int main(void)
     tcase_add_test(tc, broken_files_are_skipped_once);
     tcase_add_test(tc, valid_odd_pngs_in_color);
     tcase_add_test(tc, channel_conversion);
+    tcase_add_test(tc, channel_conversion_16bit_pnm);
     tcase_add_test(tc, resize);
     suite_add_tcase(s, tc);
     return clnet_test_run_forked(s);

@@ -131,6 +131,7 @@ clnet_status clnet__ocl_open(clnet_ctx *ctx, const char *selector)
     c->max_wg = o->desc.max_work_group_size;
     c->local_mem = o->desc.local_mem_bytes;
     c->is_cpu = strcmp(o->desc.type, "CPU") == 0;
+    c->forced_local = clnet__forced_local_from_env(); /* read once, not per launch */
     if (c->opencl_c_major < 1 || (c->opencl_c_major == 1 && c->opencl_c_minor < 2))
         return clnet__fail(ctx, CLNET_EUNSUPPORTED,
                            "device %s supports only '%s'; clnet needs OpenCL C "

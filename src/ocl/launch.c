@@ -5,7 +5,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-size_t clnet__forced_local(void)
+size_t clnet__forced_local(clnet_ctx *ctx)
+{
+    return ctx->ocl.caps.forced_local;
+}
+
+size_t clnet__forced_local_from_env(void)
 {
     const char *s = getenv("CLNET_FORCE_LOCAL");
     if (!s || !*s)
@@ -62,7 +67,7 @@ clnet_status clnet__launch(clnet_ctx *ctx, const clnet__kernel *k,
                                       k->name, i);
         }
     }
-    size_t forced[3] = {1, 1, 1}, f = clnet__forced_local();
+    size_t forced[3] = {1, 1, 1}, f = clnet__forced_local(ctx);
     if (f && local && !uses_local_memory(k, nargs, args, ctx->ocl.device)) {
         forced[0] = clnet__wg_1d(ctx, k);
         local = forced;
@@ -89,7 +94,7 @@ clnet_status clnet__launch(clnet_ctx *ctx, const clnet__kernel *k,
 
 size_t clnet__wg_1d(clnet_ctx *ctx, const clnet__kernel *k)
 {
-    size_t wg = clnet__forced_local();
+    size_t wg = clnet__forced_local(ctx);
     if (!wg)
         wg = 64;
     if (ctx->ocl.caps.max_wg && wg > ctx->ocl.caps.max_wg)

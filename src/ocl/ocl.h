@@ -26,6 +26,7 @@ typedef struct clnet__device_caps {
     size_t max_wg;                      /* CL_DEVICE_MAX_WORK_GROUP_SIZE */
     uint64_t local_mem;                 /* bytes */
     int is_cpu;
+    size_t forced_local; /* $CLNET_FORCE_LOCAL at context creation, or 0 */
 } clnet__device_caps;
 
 /* The one function that turns device capabilities into the -D/-cl options
@@ -222,7 +223,10 @@ size_t clnet__wg_1d(clnet_ctx *ctx, const clnet__kernel *k);
  * groups) for its own choice, and takes N through its own chooser where the
  * kernel allows (batchnorm's reductions; the optimizer's norm rounds N down
  * to a power of two). */
-size_t clnet__forced_local(void);
+size_t clnet__forced_local(clnet_ctx *ctx);
+
+/* Reads $CLNET_FORCE_LOCAL (a whole number; 0 when unset or not one). */
+size_t clnet__forced_local_from_env(void);
 
 /* ---- BLAS (blas.c, gemm*.c: clnet's kernels and CLBlast) --------------- */
 /* Row-major C = alpha * op(A) * op(B) + beta * C on the compute queue, by

@@ -210,7 +210,7 @@ static void bn_ref_backward(const void *p, const clnet__ref_io *io)
 static size_t reduce_local(clnet_ctx *ctx, const clnet__kernel *k)
 {
     const clnet__device_caps *caps = &clnet__ocl_of(ctx)->caps;
-    size_t l = clnet__forced_local();
+    size_t l = clnet__forced_local(ctx);
     if (!l)
         l = caps->is_cpu ? 1 : BN_LOCAL_MAX;
     if (k->max_wg && l > k->max_wg)

@@ -229,9 +229,14 @@ static int jpeg_bad_huffman(const unsigned char *p, size_t len)
  * int without an overflow check (undefined behaviour; 2.28 checks). A
  * header number above INT_MAX is refused first. Whitespace and # comments
  * are skipped as stb_image skips them. */
+static int is_binary_pnm(const unsigned char *p, size_t len)
+{
+    return len >= 2 && p[0] == 'P' && (p[1] == '5' || p[1] == '6');
+}
+
 static int pnm_number_too_large(const unsigned char *p, size_t len)
 {
-    if (len < 2 || p[0] != 'P' || (p[1] != '5' && p[1] != '6'))
+    if (!is_binary_pnm(p, len))
         return 0;
     size_t i = 2;
     for (int field = 0; field < 3 && i < len; field++) {
@@ -259,8 +264,7 @@ static int pnm_number_too_large(const unsigned char *p, size_t len)
 static int pnm_16bit_needs_conversion(const unsigned char *p, size_t len, int comp,
                                       int want)
 {
-    return comp != want && len >= 2 && p[0] == 'P' && (p[1] == '5' || p[1] == '6') &&
-           stbi_is_16_bit_from_memory(p, (int)len);
+    return comp != want && is_binary_pnm(p, len) && stbi_is_16_bit_from_memory(p, (int)len);
 }
 
 /* 1 or 3 channels to `want` (1-4) as stb_image converts: gray by its

@@ -133,20 +133,20 @@ void clnet__cache_key(clnet_ctx *ctx, const char *source, const char *options,
     memcpy(key, c.digest, 16);
 }
 
-static void entry_path(clnet_ctx *ctx, const unsigned char key[16], char *buf,
-                       size_t cap)
+static void entry_path(const char *cache_dir, const unsigned char key[16],
+                       char *buf, size_t cap)
 {
     char hex[33];
     for (int i = 0; i < 16; i++)
         snprintf(hex + 2 * i, 3, "%02x", key[i]);
-    snprintf(buf, cap, "%s/%s.bin", ctx->ocl.cache_dir, hex);
+    snprintf(buf, cap, "%s/%s.bin", cache_dir, hex);
 }
 
 unsigned char *clnet__cache_load(clnet_ctx *ctx, const unsigned char key[16],
                                  size_t *size)
 {
     char path[1200];
-    entry_path(ctx, key, path, sizeof path);
+    entry_path(ctx->ocl.cache_dir, key, path, sizeof path);
     FILE *f = fopen(path, "rb");
     if (!f)
         return NULL;
@@ -185,19 +185,20 @@ unsigned char *clnet__cache_load(clnet_ctx *ctx, const unsigned char key[16],
     return bin;
 }
 
-void clnet__cache_store(clnet_ctx *ctx, const unsigned char key[16],
-                        const unsigned char *bin, size_t size)
+/* Thread-safe (the deferred writer calls it from its own thread): reads
+ * only the cache directory and logs nothing; the caller reports why. */
+int clnet__cache_store(const char *cache_dir, const unsigned char key[16],
+                       const unsigned char *bin, size_t size, char *why,
+                       size_t why_cap)
 {
     char path[1200], tmp[1300];
-    entry_path(ctx, key, path, sizeof path);
+    entry_path(cache_dir, key, path, sizeof path);
     snprintf(tmp, sizeof tmp, "%s.tmp.XXXXXX", path);
     int fd = mkstemp(tmp);
     if (fd < 0) {
-        if (!ctx->ocl.cache_warned)
-            clnet__log(ctx, CLNET_LOG_WARN, "cannot write program cache in %s: %s",
-                       ctx->ocl.cache_dir, strerror(errno));
-        ctx->ocl.cache_warned = 1;
-        return;
+        snprintf(why, why_cap, "cannot write program cache in %s: %s", cache_dir,
+                 strerror(errno));
+        return -1;
     }
     unsigned char h[HEADER_BYTES] = {0};
     memcpy(h, CACHE_MAGIC, 8);
@@ -215,9 +216,8 @@ void clnet__cache_store(clnet_ctx *ctx, const unsigned char key[16],
         close(fd);
     if (!ok || rename(tmp, path) != 0) {
         unlink(tmp);
-        if (!ctx->ocl.cache_warned)
-            clnet__log(ctx, CLNET_LOG_WARN, "cannot write program cache entry %s",
-                       path);
-        ctx->ocl.cache_warned = 1;
+        snprintf(why, why_cap, "cannot write program cache entry %s", path);
+        return -1;
     }
+    return 0;
 }

@@ -70,6 +70,7 @@ typedef struct clnet__ocl {
     char cache_dir[1024];
     int cache_enabled;
     int cache_warned;
+    struct clnet__cache_writer *cache_writer; /* deferred writes */
     clnet__program_entry *programs;
     clnet__kernel_entry *kernels;
     /* buffer pool: free lists per power-of-two size class */
@@ -131,6 +132,12 @@ clnet_status clnet__compute_after_upload(clnet_ctx *ctx, clnet__upload *up);
 clnet_status clnet__upload_wait(clnet_ctx *ctx, clnet__upload *up);
 
 clnet_status clnet__finish(clnet_ctx *ctx);  /* waits for the compute queue */
+/* Program binaries waiting for the disk cache (cache_writer.c): _open lets
+ * the worker start (called when the context first waits for the device);
+ * _flush waits until every one is stored and reports a failure (once). */
+typedef struct clnet__cache_writer clnet__cache_writer;
+void clnet__cache_writer_open(clnet_ctx *ctx);
+void clnet__cache_flush(clnet_ctx *ctx);
 
 /* A point in the compute queue (events.c): uploads can wait for the work
  * enqueued before it, e.g. the step that still reads an input slot. */

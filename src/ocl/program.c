@@ -62,22 +62,6 @@ static cl_program try_binary(clnet_ctx *ctx, const unsigned char *bin, size_t si
     return p;
 }
 
-static void store_binary(clnet_ctx *ctx, cl_program p, const unsigned char key[16])
-{
-    size_t size = 0;
-    if (clGetProgramInfo(p, CL_PROGRAM_BINARY_SIZES, sizeof size, &size, NULL) !=
-            CL_SUCCESS ||
-        size == 0)
-        return;
-    unsigned char *bin = malloc(size);
-    if (!bin)
-        return;
-    if (clGetProgramInfo(p, CL_PROGRAM_BINARIES, sizeof bin, &bin, NULL) ==
-        CL_SUCCESS)
-        clnet__cache_store(ctx, key, bin, size);
-    free(bin);
-}
-
 /* Builds source with options, through the disk cache when enabled. */
 static clnet_status build(clnet_ctx *ctx, const char *label, const char *source,
                           const char *options, cl_program *out)
@@ -135,7 +119,7 @@ static clnet_status build(clnet_ctx *ctx, const char *label, const char *source,
         return st;
     }
     if (use_cache)
-        store_binary(ctx, p, key);
+        clnet__cache_defer(ctx, p, key); /* stored later: cache_writer.c says why */
     ctx->cache_stats.build_seconds += clnet__now() - t0;
     clnet__log(ctx, CLNET_LOG_DEBUG, "built %s in %.3f s", label, clnet__now() - t0);
     *out = p;

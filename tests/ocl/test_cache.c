@@ -87,6 +87,24 @@ START_TEST(key_covers_source_options_device)
 }
 END_TEST
 
+/* The binary is asked for only after the context first waits for the
+ * device (cache_writer.c: a driver may compile every kernel then), and is on
+ * disk by the time the context is flushed. */
+START_TEST(binary_stored_after_first_wait)
+{
+    clnet_ctx *ctx = tu_ctx(dir);
+    ck_assert_int_eq(clnet__program_build(ctx, "elementwise", NULL), CLNET_OK);
+    ck_assert_int_eq(tu_count(dir, ".bin") + tu_count(dir, ".tmp"), 0);
+    ck_assert_int_eq(clnet__finish(ctx), CLNET_OK); /* the worker may start */
+    clnet__cache_flush(ctx);
+    ck_assert_int_eq(tu_count(dir, ".bin"), 1);
+    ck_assert_int_eq(tu_count(dir, ".tmp"), 0);
+    clnet_ctx_free(ctx);
+    clnet_cache_stats s = build_once();
+    ck_assert_uint_eq(s.cache_hits, 1);
+}
+END_TEST
+
 START_TEST(other_option_or_source_misses)
 {
     clnet_ctx *ctx = tu_ctx(dir);
@@ -95,16 +113,19 @@ START_TEST(other_option_or_source_misses)
     clnet_cache_stats s = tu_stats(ctx);
     ck_assert_uint_eq(s.programs_built, 2);
     ck_assert_uint_eq(s.cache_hits, 0);
+    clnet__cache_flush(ctx); /* entries are written later: wait for them */
     ck_assert_int_eq(tu_count(dir, ".bin"), 2);
 
     const char *src = "kernel void k(global float *x) { x[0] = 1.0f; }";
     const char *src2 = "kernel void k(global float *x) { x[0] = 2.0f; }";
     ck_assert_int_eq(clnet__program_build_source(ctx, "k", src, NULL), CLNET_OK);
     ck_assert_int_eq(clnet__program_build_source(ctx, "k", src2, NULL), CLNET_OK);
+    clnet__cache_flush(ctx);
     ck_assert_int_eq(clnet__program_build_source(ctx, "k", src, NULL), CLNET_OK);
     s = tu_stats(ctx);
     ck_assert_uint_eq(s.programs_built, 4);
     ck_assert_uint_eq(s.cache_hits, 1);
+    clnet__cache_flush(ctx);
     ck_assert_int_eq(tu_count(dir, ".bin"), 4);
     clnet_ctx_free(ctx);
 }
@@ -249,6 +270,7 @@ START_TEST(unusable_cache_dir_still_builds)
     clnet_cache_stats s = tu_stats(ctx);
     ck_assert_uint_eq(s.programs_built, 2);
     ck_assert_uint_eq(s.cache_hits, 0);
+    clnet__cache_flush(ctx); /* the writes are deferred: wait for them */
     /* Warned about once, not per program. */
     const char *w = strstr(tu_log_text, path);
     ck_assert_msg(w, "no warning naming %s in: %s", path, tu_log_text);
@@ -301,6 +323,7 @@ int main(void)
     tcase_add_loop_test(tc, corrupt_entry_is_rebuilt, 0, N_CORRUPTIONS);
     tcase_add_test(tc, concurrent_builders_leave_one_entry);
     tcase_add_loop_test(tc, unusable_cache_dir_still_builds, 0, N_UNUSABLE);
+    tcase_add_test(tc, binary_stored_after_first_wait);
     tcase_add_test(tc, cache_off_by_env);
     tcase_add_test(tc, cache_off_by_setting);
     suite_add_tcase(s, tc);

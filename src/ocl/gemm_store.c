@@ -3,6 +3,8 @@
  *   clnet-gemm 1
  *   <ta> <tb> <log2 m> <log2 n> <log2 k> <batched> <variant name>
  *   ...
+ *   clblast Xgemm <NAME>=<value> ...      (at most one: CLBlast's tuned
+ *                                          parameters for the device)
  *   end <XXH3-64 of every byte before this line, 16 hex digits>
  *
  * Text so a person can read and delete lines; the checksum and strict
@@ -112,17 +114,29 @@ static const char *parse_text(char *text, size_t len, struct clnet__gemm_state *
     end[1] = '\0'; /* the entries are the lines between magic and "end" */
     clnet__gemm_entry tmp[256];
     size_t n = 0;
+    const char *clblast = NULL;
+    static const char tag[] = "clblast Xgemm ";
     for (char *line = text + ml, *next; *line; line = next) {
         char *nl = strchr(line, '\n');
         next = nl ? nl + 1 : line + strlen(line);
         if (nl)
             *nl = '\0';
+        if (strncmp(line, tag, sizeof tag - 1) == 0) {
+            const char *params = line + sizeof tag - 1;
+            if (clblast || strlen(params) >= sizeof s->clblast_xgemm ||
+                !clnet__clblast_params_valid(params))
+                return "malformed CLBlast parameters";
+            clblast = params;
+            continue;
+        }
         if (n == sizeof tmp / sizeof tmp[0] || !parse_line(line, &tmp[n++]))
             return "malformed entry";
     }
     for (size_t i = 0; i < n; i++)
         if (!clnet__gemm_state_add(s, &tmp[i]))
             return "out of memory";
+    if (clblast)
+        clnet__strlcpy(s->clblast_xgemm, clblast, sizeof s->clblast_xgemm);
     return NULL;
 }
 
@@ -149,7 +163,7 @@ void clnet__gemm_store_save(clnet_ctx *ctx, const struct clnet__gemm_state *s)
 {
     if (!s->path[0])
         return;
-    size_t cap = 64 + s->n * 96, len = 0;
+    size_t cap = 64 + s->n * 96 + sizeof s->clblast_xgemm + 32, len = 0;
     char *text = malloc(cap);
     if (!text)
         return;
@@ -160,6 +174,9 @@ void clnet__gemm_store_save(clnet_ctx *ctx, const struct clnet__gemm_state *s)
                                 k->ta, k->tb, k->lm, k->ln, k->lk, k->batched,
                                 clnet__gemm_variants[s->e[i].variant].name);
     }
+    if (s->clblast_xgemm[0])
+        len += (size_t)snprintf(text + len, cap - len, "clblast Xgemm %s\n",
+                                s->clblast_xgemm);
     len += (size_t)snprintf(text + len, cap - len, "end %016llx\n",
                             (unsigned long long)XXH3_64bits(text, len));
     char tmp[1200];

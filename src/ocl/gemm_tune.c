@@ -32,7 +32,7 @@ static clnet__gemm_key key_of(const clnet__gemm_problem *p)
                              (unsigned char)(p->batch > 1)};
 }
 
-static struct clnet__gemm_state *state_of(clnet_ctx *ctx)
+struct clnet__gemm_state *clnet__gemm_state(clnet_ctx *ctx)
 {
     struct clnet__gemm_state *s = ctx->ocl.gemm;
     if (s)
@@ -50,6 +50,14 @@ static struct clnet__gemm_state *state_of(clnet_ctx *ctx)
     clnet__gemm_store_path(ctx, s);
     clnet__gemm_store_load(ctx, s);
     ctx->ocl.gemm = s;
+    /* CLNET_CLBLAST_TUNED=0: CLBlast's own defaults (gemm-bench compares). */
+    const char *tuned = getenv("CLNET_CLBLAST_TUNED");
+    if (s->clblast_xgemm[0] && !(tuned && strcmp(tuned, "0") == 0) &&
+        clnet__clblast_apply(ctx, s->clblast_xgemm) != CLNET_OK) {
+        clnet__log(ctx, CLNET_LOG_WARN, "%s; CLBlast keeps its defaults",
+                   clnet_errmsg(ctx));
+        clnet__clear_error(ctx);
+    }
     return s;
 }
 
@@ -64,7 +72,7 @@ void clnet__gemm_release(clnet_ctx *ctx)
 
 void clnet__gemm_disable(clnet_ctx *ctx, size_t v)
 {
-    struct clnet__gemm_state *s = state_of(ctx);
+    struct clnet__gemm_state *s = clnet__gemm_state(ctx);
     if (s && v < sizeof s->disabled)
         s->disabled[v] = 1;
 }
@@ -191,7 +199,7 @@ static int lookup(const struct clnet__gemm_state *s, clnet__gemm_key k)
 
 size_t clnet__gemm_pick(clnet_ctx *ctx, const clnet__gemm_problem *p)
 {
-    struct clnet__gemm_state *s = state_of(ctx);
+    struct clnet__gemm_state *s = clnet__gemm_state(ctx);
     if (!s)
         return 0;
     if (usable(ctx, s, s->forced, p))

@@ -24,7 +24,15 @@ struct clnet__gemm_state {
     clnet__gemm_entry *e;  /* decided classes, in decision order */
     size_t n, cap;
     unsigned char disabled[64]; /* per variant: failed to build here */
+    /* CLBlast's Xgemm parameters found for this device by a tuning run
+     * (tools/bench/gemm-bench --tune-clblast), "NAME=VALUE ..."; "" when
+     * none. Applied with CLBlastOverrideParameters (clblast_params.c). */
+    char clblast_xgemm[512];
 };
+
+/* The context's state, made (and the tuning file read) on first use; NULL
+ * when out of memory. */
+struct clnet__gemm_state *clnet__gemm_state(clnet_ctx *ctx);
 
 /* Appends e to s's table; 0 when out of memory. */
 int clnet__gemm_state_add(struct clnet__gemm_state *s,
@@ -34,6 +42,13 @@ int clnet__gemm_state_add(struct clnet__gemm_state *s,
 void clnet__gemm_store_load(clnet_ctx *ctx, struct clnet__gemm_state *s);
 /* Writes every entry of s to its file (temp file + rename). */
 void clnet__gemm_store_save(clnet_ctx *ctx, const struct clnet__gemm_state *s);
+/* Checks a "NAME=VALUE NAME=VALUE ..." line (upper-case names, decimal
+ * values, at most 32 pairs); 1 when well formed. */
+int clnet__clblast_params_valid(const char *params);
+/* Passes the parameters to CLBlastOverrideParameters for this device (its
+ * Xgemm kernel, single precision). */
+clnet_status clnet__clblast_apply(clnet_ctx *ctx, const char *params);
+
 /* Sets s->path from the cache directory and a hash of the device, driver,
  * clnet version and cl/gemm.cl (new kernels mean new measurements). */
 void clnet__gemm_store_path(clnet_ctx *ctx, struct clnet__gemm_state *s);

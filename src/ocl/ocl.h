@@ -265,6 +265,12 @@ clnet_status clnet__sgemm_variant(clnet_ctx *ctx, const char *variant,
                                   size_t batch);
 /* Name of variant i ("clblast" first), NULL past the last. */
 const char *clnet__sgemm_variant_name(size_t i);
+/* CLBlast's tuned Xgemm parameters ("NAME=VALUE ...", from CLBlast's tuner):
+ * applied to this device now and stored in the GEMM tuning file, so later
+ * contexts apply them too (unless CLNET_CLBLAST_TUNED=0). */
+clnet_status clnet__clblast_tuned_set(clnet_ctx *ctx, const char *params);
+/* The stored parameters in use, or NULL (none, or CLNET_CLBLAST_TUNED=0). */
+const char *clnet__clblast_tuned(clnet_ctx *ctx);
 /* The variant clnet__sgemm_batched runs for this shape (static string). */
 const char *clnet__sgemm_choice(clnet_ctx *ctx, int trans_a, int trans_b,
                                 size_t m, size_t n, size_t k, size_t batch);

@@ -2,8 +2,8 @@
  * double reference on odd sizes, offsets, padded leading dimensions and
  * batch strides, every transpose pair and alpha/beta (beta 0 with NaN in C);
  * the fashion-cnn shapes through the dispatcher; the dispatcher's choice,
- * CLNET_GEMM, the tuning file (written, reused, ignored when corrupt); bad
- * calls. */
+ * CLNET_GEMM, the tuning file (written, reused, ignored when corrupt);
+ * CLBlast's tuned parameters; bad calls. */
 #include "ocl/ocl.h"
 #include "ocl_util.h"
 
@@ -309,6 +309,7 @@ START_TEST(tuning_file)
         "clnet-gemm 1\n1 0 6 6 6 0 no-such-variant\n",
         "clnet-gemm 1\n1 0 6 6 99 0 panel-6x64\n",
         "clnet-gemm 1\n1 0 6 6 6 0 panel-6x64 extra\n",
+        "clnet-gemm 1\nclblast Xgemm KWG=16 kwi=2\n",
         "clnet-gemm 1\n1 0 6 6 6 0 panel-6x64\nend 0000000000000000\n",
         "clnet-gemm 1\n1 0 6 6 6 0 panel-6x64\n",
         "clnet-gemm 9\n",
@@ -316,7 +317,7 @@ START_TEST(tuning_file)
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         snprintf(text, sizeof text, "%s", bad[i]);
-        if (i < 3) /* append the checksum the format asks for */
+        if (i < 4) /* append the checksum the format asks for */
             snprintf(text + strlen(text), sizeof text - strlen(text),
                      "end %016llx\n",
                      (unsigned long long)XXH3_64bits(bad[i], strlen(bad[i])));
@@ -359,6 +360,48 @@ START_TEST(bad_calls)
 }
 END_TEST
 
+/* CLBlast's tuned Xgemm parameters (gemm-bench --tune-clblast): malformed
+ * or incomplete ones are refused and nothing is kept; good ones are stored
+ * in the tuning file, applied again by a later context (not with
+ * CLNET_CLBLAST_TUNED=0), and CLBlast computes right with them on a size
+ * large enough for its Xgemm kernel (smaller ones go to its direct kernel). */
+START_TEST(clblast_parameters)
+{
+    static const char good[] = "GEMMK=0 KREG=1 KWG=16 KWI=2 MDIMA=8 MDIMC=8 "
+                               "MWG=32 NDIMB=8 NDIMC=8 NWG=32 SA=1 SB=1 STRM=0 "
+                               "STRN=0 VWM=2 VWN=2";
+    static const char *malformed[] = {"", "KWG", "KWG=", "kwg=16", "KWG=16x",
+                                      "KWG=-1", "KWG=16  =2"};
+    char *dir = tu_tempdir();
+    clnet_ctx *c1 = tu_ctx(dir);
+    ck_assert_ptr_null(clnet__clblast_tuned(c1));
+    for (size_t i = 0; i < sizeof malformed / sizeof malformed[0]; i++)
+        ck_assert_msg(clnet__clblast_tuned_set(c1, malformed[i]) == CLNET_EINVAL,
+                      "'%s' was not refused", malformed[i]);
+    ck_assert_int_eq(clnet__clblast_tuned_set(c1, "KWG=16"), CLNET_EBLAS);
+    ck_assert_ptr_null(clnet__clblast_tuned(c1));
+    ck_assert_int_eq(clnet__clblast_tuned_set(c1, good), CLNET_OK);
+    ck_assert_str_eq(clnet__clblast_tuned(c1), good);
+    clnet_ctx_free(c1);
+
+    clnet_ctx *shared = ctx;
+    ctx = tu_ctx(dir);
+    ck_assert_str_eq(clnet__clblast_tuned(ctx), good);
+    gcase c = {0, 1, 520, 530, 515, 1, 1.0f, 0.5f, 3, 1, 0};
+    ck_assert(check_case("clblast", c, 77));
+    clnet_ctx_free(ctx);
+    ctx = shared;
+
+    setenv("CLNET_CLBLAST_TUNED", "0", 1);
+    c1 = tu_ctx(dir);
+    ck_assert_ptr_null(clnet__clblast_tuned(c1));
+    clnet_ctx_free(c1);
+    unsetenv("CLNET_CLBLAST_TUNED");
+    tu_rmdir(dir);
+    free(dir);
+}
+END_TEST
+
 int main(void)
 {
     clnet_test_require_device();
@@ -374,6 +417,7 @@ int main(void)
     tcase_add_test(tc, fashion_cnn_shapes);
     tcase_add_test(tc, choice_is_stable_and_forcible);
     tcase_add_test(tc, tuning_file);
+    tcase_add_test(tc, clblast_parameters);
     tcase_add_test(tc, bad_calls);
     suite_add_tcase(s, tc);
     return clnet_test_run(s);

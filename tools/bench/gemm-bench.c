@@ -6,6 +6,7 @@
  * Candidates are timed in interleaved rounds (each round runs each one once)
  * and the best round counts, so a burst of load elsewhere hits them all. */
 #include "../cli.h"
+#include "clblast_tune.h"
 
 #include "clnet/clnet.h"
 #include "ocl/ocl.h"
@@ -168,6 +169,7 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: gemm-bench [--quick] [--rounds N] [--all] [--tune]\n"
+            "                  [--tune-clblast[=F] | --clblast-json FILES]\n"
             "                  [--markdown] [--device X] [-v|-q]\n"
             "\n"
             "SGEMM GFLOP/s on square 256..2048 and fashion-cnn's shapes: clnet's\n"
@@ -179,6 +181,12 @@ static void usage(FILE *f)
             "  --all        also time variants meant for the other device kind\n"
             "  --tune       CLNET_GEMM_TUNE=1: the dispatcher times candidates for\n"
             "               new shape classes and stores its choice\n"
+            "  --tune-clblast[=F]  first run CLBlast's tuner (clblast-utils) on 1/F\n"
+            "               (default 8) of its fixed Xgemm set and store the best\n"
+            "               parameters; the CLBlast column is then tuned. Stored\n"
+            "               parameters are used unless CLNET_CLBLAST_TUNED=0\n"
+            "  --clblast-json FILES  the same from a whole tuner run's JSON files\n"
+            "               (comma-separated): the fastest result of them all\n"
             "  --markdown   print the table as Markdown (for RESULTS.md)\n"
             "  -d, --device X  as clnet-info numbers or names devices\n"
             "  -v           also every variant's GFLOP/s; -q: errors only\n");
@@ -237,11 +245,13 @@ int main(int argc, char **argv)
         {"quick", no_argument, 0, 'Q'},   {"rounds", required_argument, 0, 'r'},
         {"all", no_argument, 0, 'a'},     {"tune", no_argument, 0, 't'},
         {"markdown", no_argument, 0, 'm'}, {"device", required_argument, 0, 'd'},
+        {"tune-clblast", optional_argument, 0, 'C'},
+        {"clblast-json", required_argument, 0, 'J'},
         {"help", no_argument, 0, 'h'},    {0, 0, 0, 0}};
     bench B = {.rounds = 10};
     cli_verbosity verb = {1};
-    int quick = 0, markdown = 0, o;
-    const char *device = NULL;
+    int quick = 0, markdown = 0, tune_clblast = 0, o;
+    const char *device = NULL, *clblast_json = NULL;
     while ((o = getopt_long(argc, argv, "d:vqh", longs, NULL)) != -1) {
         switch (o) {
         case 'Q': quick = 1; B.rounds = 3; break;
@@ -249,6 +259,8 @@ int main(int argc, char **argv)
         case 'a': B.all = 1; break;
         case 't': setenv("CLNET_GEMM_TUNE", "1", 1); break;
         case 'm': markdown = 1; break;
+        case 'C': tune_clblast = optarg ? atoi(optarg) : 8; break;
+        case 'J': clblast_json = optarg; break;
         case 'd': device = optarg; break;
         case 'v': B.verbose = 1; verb.level = 2; break;
         case 'q': verb.level = 0; break;
@@ -256,18 +268,23 @@ int main(int argc, char **argv)
         default: usage(stderr); return 2;
         }
     }
-    if (optind < argc || B.rounds < 1) {
+    if (optind < argc || B.rounds < 1 || tune_clblast < 0) {
         usage(stderr);
         return 2;
     }
     if (!setup(&B, device, &verb))
         return 1;
-    printf("%sdevice: %s; %d rounds; GFLOP/s, best round\n", markdown ? "" : "# ",
-           clnet_ctx_device_name(B.ctx), B.rounds);
+    if ((tune_clblast && !clblast_tune(B.ctx, tune_clblast)) ||
+        (clblast_json && !clblast_import(B.ctx, clblast_json)))
+        return 1;
+    const char *tuned = clnet__clblast_tuned(B.ctx);
+    printf("%sdevice: %s; %d rounds; GFLOP/s, best round; CLBlast %s%s\n",
+           markdown ? "" : "# ", clnet_ctx_device_name(B.ctx), B.rounds,
+           tuned ? "tuned: " : "with its default parameters", tuned ? tuned : "");
     if (markdown)
-        printf("\n| shape | op m x n x k | CLBlast | clnet | clnet kernel | "
+        printf("\n| shape | op m x n x k | CLBlast%s | clnet | clnet kernel | "
                "clnet / CLBlast | OpenBLAS (host) | clnet / OpenBLAS |\n"
-               "|---|---|---|---|---|---|---|---|\n");
+               "|---|---|---|---|---|---|---|---|\n", tuned ? " (tuned)" : "");
     for (size_t i = 0; i < sizeof squares / sizeof squares[0]; i++) {
         if (quick && squares[i] > 1024)
             break;

@@ -56,7 +56,19 @@ static clnet_status begin_step(clnet_model *m, int need_labels)
     clnet_status st = clnet__compute_after_upload(m->ctx, &up->images);
     if (st == CLNET_OK)
         st = clnet__compute_after_upload(m->ctx, &up->labels);
-    clnet__graph_use_slot(m->graph, m->slot);
+    /* A partial batch (eval, predict): zero the rows past n, so the forward
+     * pass never reads memory nothing wrote (valgrind caught maxpool
+     * comparing it) and cannot meet a NaN or Inf there. Their outputs are
+     * never read; the upload does not touch these rows. */
+    clnet__graph *g = m->graph;
+    if (st == CLNET_OK && m->batch_n < g->batch) {
+        const clnet__model_desc *d = m->desc;
+        size_t item = (size_t)d->channels * d->height * d->width;
+        clnet__tensor tail = g->input_slot[m->slot];
+        tail.off += (size_t)m->batch_n * item;
+        st = clnet__fill(m->ctx, tail, (size_t)(g->batch - m->batch_n) * item, 0.0f);
+    }
+    clnet__graph_use_slot(g, m->slot);
     return st;
 }
 

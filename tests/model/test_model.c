@@ -2,6 +2,8 @@
  * memory plans share memory, checkpoints round-trip and resume exactly. */
 #include "../support.h"
 #include "clnet/clnet.h"
+#include "graph/model_impl.h"
+#include "ocl/ocl.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -294,6 +296,46 @@ START_TEST(bad_calls_return_errors)
 }
 END_TEST
 
+/* A partial batch's rows past n are zeroed on the device before the
+ * forward pass: they held the NaN images of the batch before it (both
+ * upload slots), and the forward pass must not read stale or never-written
+ * memory there (valgrind found maxpool comparing uninitialised floats in
+ * clnet-predict's last batch). The good rows still predict as a full batch
+ * of them does. */
+START_TEST(partial_batch_tail_is_zeroed)
+{
+    enum { B = 4, N = 3, PIX = 784 };
+    clnet_model *m = load("lenet.cfg", B, 1);
+    float *bad = malloc(sizeof(float) * B * PIX), *good = malloc(sizeof(float) * B * PIX);
+    ck_assert(bad && good);
+    for (int i = 0; i < B * PIX; i++) {
+        bad[i] = NAN;
+        good[i] = (float)((i * 37) % 101) / 101.0f;
+    }
+    float full[B * 10], part[B * 10], tail[(B - N) * PIX];
+    for (int r = 0; r < 2; r++) { /* NaN in both slots */
+        ck_assert_int_eq(clnet_model_set_batch(m, bad, NULL, B), CLNET_OK);
+        ck_assert_int_eq(clnet_model_predict(m, full), CLNET_OK);
+    }
+    ck_assert_int_eq(clnet_model_set_batch(m, good, NULL, N), CLNET_OK);
+    ck_assert_int_eq(clnet_model_predict(m, part), CLNET_OK);
+    clnet__tensor t = m->graph->input_slot[m->slot];
+    ck_assert_int_eq(clnet__buf_read(ctx, t.buf, (t.off + (size_t)N * PIX) * sizeof(float),
+                                     sizeof tail, tail), CLNET_OK);
+    for (int i = 0; i < (B - N) * PIX; i++)
+        ck_assert_msg(tail[i] == 0.0f, "input row %d, float %d: %g", N + i / PIX,
+                      i % PIX, tail[i]);
+    ck_assert_int_eq(clnet_model_set_batch(m, good, NULL, B), CLNET_OK);
+    ck_assert_int_eq(clnet_model_predict(m, full), CLNET_OK);
+    for (int i = 0; i < N * 10; i++)
+        ck_assert_msg(isfinite(part[i]) && fabsf(part[i] - full[i]) <= 1e-6f,
+                      "probability %d: %g partial, %g full", i, part[i], full[i]);
+    free(bad);
+    free(good);
+    clnet_model_free(m);
+}
+END_TEST
+
 int main(void)
 {
     ctx = clnet_test_ctx();
@@ -304,6 +346,7 @@ int main(void)
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, xor_mlp_learns);
     tcase_add_test(tc, bad_calls_return_errors);
+    tcase_add_test(tc, partial_batch_tail_is_zeroed);
     tcase_add_test(tc, checkpoint_resume_is_exact);
     tcase_add_test(tc, checkpoint_of_another_model_is_refused);
     tcase_add_test(tc, resnet20_trains_and_plans_memory);

@@ -47,11 +47,11 @@ def pct(a, b):
     return "%.1f%%" % (100.0 * a / b) if a is not None and b else "n/a"
 
 
-def gemm_rows(folder):
+def gemm_rows(folder, name="gemm-bench.md"):
     """Square rows of gemm-bench --markdown: n -> (CLBlast, clnet, kernel, OpenBLAS)."""
     rows = {}
     try:
-        with open(os.path.join(folder, "gemm-bench.md")) as f:
+        with open(os.path.join(folder, name)) as f:
             for line in f:
                 cells = [c.strip() for c in line.strip().strip("|").split("|")]
                 if len(cells) >= 7 and cells[0].startswith("square "):
@@ -132,17 +132,23 @@ def build(folder, meta):
         w("\ncold start, as clnet-train splits it: `%s`  " % cs.replace("bench: ", ""))
         w("warm start: `%s`" % r.get("clnet-warm", {}).get("startup_line", "n/a").replace("bench: ", ""))
 
-    g = gemm_rows(folder)
+    g, gt = gemm_rows(folder), gemm_rows(folder, "gemm-bench-tuned.md")
     if ob or g:
-        w("\n| SGEMM n x n x n, GFLOP/s | CLBlast (device) | clnet dispatcher (kernel) | "
-          "OpenBLAS, numpy | OpenBLAS, gemm-bench | CLBlast ÷ OpenBLAS | clnet ÷ OpenBLAS |")
-        w("|---|---|---|---|---|---|---|")
+        w("\n| SGEMM n x n x n, GFLOP/s | CLBlast defaults (device) | CLBlast tuned | "
+          "clnet dispatcher (kernel) | OpenBLAS, numpy | OpenBLAS, gemm-bench | "
+          "CLBlast tuned ÷ OpenBLAS | clnet ÷ OpenBLAS |")
+        w("|---|---|---|---|---|---|---|---|")
         for n in ("256", "512", "1024", "2048"):
             clb, ours, kern, ob2 = g.get(n, (None, None, "", None))
+            tuned = gt.get(n, (None,))[0]
             o = ob.get(n)
-            w("| %s | %s | %s (%s) | %s | %s | %s | %s |"
-              % (n, num(clb, "%.1f"), num(ours, "%.1f"), kern or "-", num(o, "%.1f"),
-                 num(ob2, "%.1f"), ratio(clb, o, "%.3f"), ratio(ours, o, "%.3f")))
+            w("| %s | %s | %s | %s (%s) | %s | %s | %s | %s |"
+              % (n, num(clb, "%.1f"), num(tuned, "%.1f"), num(ours, "%.1f"), kern or "-",
+                 num(o, "%.1f"), num(ob2, "%.1f"), ratio(tuned, o, "%.3f"),
+                 ratio(ours, o, "%.3f")))
+        if gt:
+            w("\nfashion-cnn's GEMM shapes, CLBlast with its defaults and tuned: "
+              "`gemm-bench.md` and `gemm-bench-tuned.md` in the results folder.")
     scale = sorted(k[len("scale-clnet-"):] for k in r if k.startswith("scale-clnet-"))
     if scale:
         w("\n| scaling (synthetic data, in memory) | clnet img/s (clnet-bench) | PyTorch CPU img/s | clnet ÷ PyTorch |")

@@ -109,10 +109,12 @@ static clnet_status pool_kernel(clnet_ctx *ctx, const clnet__pool_params *p,
     char opt[192];
     snprintf(opt, sizeof opt,
              "-DMAXPOOL=%d -DKH=%d -DKW=%d -DSH=%d -DSW=%d -DPH=%d -DPW=%d "
-             "-DCOUNT_PAD=%d",
+             "-DCOUNT_PAD=%d -DINSIDE=%d",
              !p->avg, p->kh, p->kw, clnet__pool_stride_h(p),
              clnet__pool_stride_w(p), p->ph, p->pw,
-             p->avg ? p->count_include_pad : 1);
+             p->avg ? p->count_include_pad : 1,
+             /* floor mode without padding: every window lies inside */
+             !p->ceil_mode && p->ph == 0 && p->pw == 0);
     return clnet__kernel_get(ctx, "pool", opt, name, k);
 }
 
@@ -125,6 +127,26 @@ uint64_t clnet__pool_fdiv(uint32_t d)
     uint64_t magic = (((uint64_t)1 << 32) * (((uint64_t)1 << l) - d)) / d + 1;
     uint64_t s1 = l ? 1 : 0, s2 = l ? l - 1 : 0;
     return (magic & 0xffffffffu) | s1 << 32 | s2 << 40;
+}
+
+/* CPU devices: pool_forward_rows, one output row per work-item, up to 16
+ * rows per work-group (as conv's row kernels). */
+static clnet_status forward_rows(clnet_ctx *ctx, const clnet__pool_params *p,
+                                 const clnet__op_io *io, clnet__tensor idx, int save)
+{
+    clnet__kernel *k = NULL;
+    clnet_status st = pool_kernel(ctx, p, "pool_forward_rows", &k);
+    if (st != CLNET_OK)
+        return st;
+    clnet__shape i = io->in_shape[0], o = io->out_shape;
+    size_t planes = (size_t)o.n * o.c, wg = clnet__wg_1d(ctx, k);
+    size_t global[2] = {(size_t)o.h, planes}, local[2] = {1, 1};
+    while (local[0] * 2 <= (size_t)o.h && local[0] * 2 <= 16 && local[0] * 2 <= wg)
+        local[0] *= 2;
+    clnet__arg args[] = {CLNET_ARG_U32(o.h), CLNET_ARG_U32(planes), CLNET_ARG_U32(i.h),
+                         CLNET_ARG_U32(i.w), CLNET_ARG_U32(o.w), CLNET_ARG_T(io->in[0]),
+                         CLNET_ARG_T(io->out), CLNET_ARG_T(idx), CLNET_ARG_U32(save)};
+    return clnet__launch(ctx, k, 2, global, local, sizeof args / sizeof args[0], args);
 }
 
 clnet_status clnet__pool_forward(clnet_ctx *ctx, const void *params,
@@ -143,6 +165,8 @@ clnet_status clnet__pool_forward(clnet_ctx *ctx, const void *params,
         idx = io->out;
     clnet__shape i = io->in_shape[0], o = io->out_shape;
     size_t n = clnet__shape_count(o);
+    if (clnet__ocl_of(ctx)->caps.is_cpu)
+        return forward_rows(ctx, p, io, idx, save);
     return CLNET__LAUNCH_N(ctx, k, n, CLNET_ARG_U32(n), CLNET_ARG_U32(i.h),
                            CLNET_ARG_U32(i.w), CLNET_ARG_U32(o.h),
                            CLNET_ARG_U32(o.w), CLNET_ARG_U64(clnet__pool_fdiv(o.h)),

@@ -47,11 +47,6 @@
 #ifndef MAXPOOL
 #define MAXPOOL 1
 #endif
-/* INSIDE 1: the host knows every window lies inside the plane (no padding,
- * floor mode), so the window loops drop their bounds tests. */
-#ifndef INSIDE
-#define INSIDE 0
-#endif
 
 /* Phases per axis: windows NWH output rows apart never overlap. */
 #define NWH ((KH + SH - 1) / SH)
@@ -87,27 +82,6 @@ inline uint split_index(uint i, uint h, uint w, ulong div_h, ulong div_w,
 inline int window_reduce(global const float *x, int h, int w, int h0, int w0,
                          float *v)
 {
-#if INSIDE
-    int best = h0 * w + w0;
-    float m = MAXPOOL ? x[best] : 0.0f;
-#pragma unroll
-    for (int a = 0; a < KH; a++)
-#pragma unroll
-        for (int b = 0; b < KW; b++) {
-            int at = (h0 + a) * w + w0 + b;
-            float xv = x[at];
-#if MAXPOOL
-            if (xv > m || (isnan(xv) && !isnan(m))) {
-                m = xv;
-                best = at;
-            }
-#else
-            m += xv;
-#endif
-        }
-    *v = m;
-    return best;
-#else
     int best = max(h0, 0) * w + max(w0, 0);
     float m = MAXPOOL ? -INFINITY : 0.0f;
 #pragma unroll
@@ -133,7 +107,6 @@ inline int window_reduce(global const float *x, int h, int w, int h0, int w0,
     }
     *v = m;
     return best;
-#endif
 }
 
 /* PyTorch's avg_pool2d divisor for the window starting at (h0, w0). */

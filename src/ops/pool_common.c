@@ -109,12 +109,10 @@ static clnet_status pool_kernel(clnet_ctx *ctx, const clnet__pool_params *p,
     char opt[192];
     snprintf(opt, sizeof opt,
              "-DMAXPOOL=%d -DKH=%d -DKW=%d -DSH=%d -DSW=%d -DPH=%d -DPW=%d "
-             "-DCOUNT_PAD=%d -DINSIDE=%d",
+             "-DCOUNT_PAD=%d",
              !p->avg, p->kh, p->kw, clnet__pool_stride_h(p),
              clnet__pool_stride_w(p), p->ph, p->pw,
-             p->avg ? p->count_include_pad : 1,
-             /* floor mode without padding: every window lies inside */
-             !p->ceil_mode && p->ph == 0 && p->pw == 0);
+             p->avg ? p->count_include_pad : 1);
     return clnet__kernel_get(ctx, "pool", opt, name, k);
 }
 
@@ -153,20 +151,20 @@ clnet_status clnet__pool_forward(clnet_ctx *ctx, const void *params,
                                  const clnet__op_io *io)
 {
     const clnet__pool_params *p = params;
-    clnet__kernel *k = NULL;
-    clnet_status st = pool_kernel(ctx, p, "pool_forward", &k);
-    if (st != CLNET_OK)
-        return st;
     /* maxpool saves its argmax for backward when training; the idx slot is
      * bound to y, never written, otherwise. */
     clnet__tensor idx = io->saved[0];
     int save = !p->avg && io->training && idx.buf;
     if (!save)
         idx = io->out;
-    clnet__shape i = io->in_shape[0], o = io->out_shape;
-    size_t n = clnet__shape_count(o);
     if (clnet__ocl_of(ctx)->caps.is_cpu)
         return forward_rows(ctx, p, io, idx, save);
+    clnet__kernel *k = NULL;
+    clnet_status st = pool_kernel(ctx, p, "pool_forward", &k);
+    if (st != CLNET_OK)
+        return st;
+    clnet__shape i = io->in_shape[0], o = io->out_shape;
+    size_t n = clnet__shape_count(o);
     return CLNET__LAUNCH_N(ctx, k, n, CLNET_ARG_U32(n), CLNET_ARG_U32(i.h),
                            CLNET_ARG_U32(i.w), CLNET_ARG_U32(o.h),
                            CLNET_ARG_U32(o.w), CLNET_ARG_U64(clnet__pool_fdiv(o.h)),

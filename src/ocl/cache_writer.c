@@ -13,8 +13,8 @@
  * the context closes, waits for what is left, so every built program is
  * stored before clnet_ctx_free returns.
  *
- * The worker touches only its jobs, the cache directory (fixed at context
- * creation) and the device handle; it never logs: the first failure is kept
+ * The worker touches only its jobs and a copy of the cache directory; it
+ * never logs: the first failure is kept
  * and reported by clnet__cache_flush on the caller's thread. */
 #include "ocl/ocl_private.h"
 

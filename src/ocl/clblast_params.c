@@ -86,6 +86,7 @@ clnet_status clnet__clblast_tuned_set(clnet_ctx *ctx, const char *params)
     if (st != CLNET_OK)
         return st;
     clnet__strlcpy(s->clblast_xgemm, params, sizeof s->clblast_xgemm);
+    s->clblast_in_use = 1;
     clnet__gemm_store_save(ctx, s);
     return CLNET_OK;
 }
@@ -93,8 +94,5 @@ clnet_status clnet__clblast_tuned_set(clnet_ctx *ctx, const char *params)
 const char *clnet__clblast_tuned(clnet_ctx *ctx)
 {
     struct clnet__gemm_state *s = clnet__gemm_state(ctx);
-    const char *tuned = getenv("CLNET_CLBLAST_TUNED");
-    if (!s || !s->clblast_xgemm[0] || (tuned && strcmp(tuned, "0") == 0))
-        return NULL;
-    return s->clblast_xgemm;
+    return s && s->clblast_in_use ? s->clblast_xgemm : NULL;
 }

@@ -52,11 +52,13 @@ struct clnet__gemm_state *clnet__gemm_state(clnet_ctx *ctx)
     ctx->ocl.gemm = s;
     /* CLNET_CLBLAST_TUNED=0: CLBlast's own defaults (gemm-bench compares). */
     const char *tuned = getenv("CLNET_CLBLAST_TUNED");
-    if (s->clblast_xgemm[0] && !(tuned && strcmp(tuned, "0") == 0) &&
-        clnet__clblast_apply(ctx, s->clblast_xgemm) != CLNET_OK) {
-        clnet__log(ctx, CLNET_LOG_WARN, "%s; CLBlast keeps its defaults",
-                   clnet_errmsg(ctx));
-        clnet__clear_error(ctx);
+    if (s->clblast_xgemm[0] && !(tuned && strcmp(tuned, "0") == 0)) {
+        s->clblast_in_use = clnet__clblast_apply(ctx, s->clblast_xgemm) == CLNET_OK;
+        if (!s->clblast_in_use) {
+            clnet__log(ctx, CLNET_LOG_WARN, "%s; CLBlast keeps its defaults",
+                       clnet_errmsg(ctx));
+            clnet__clear_error(ctx);
+        }
     }
     return s;
 }

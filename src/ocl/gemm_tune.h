@@ -28,6 +28,7 @@ struct clnet__gemm_state {
      * (tools/bench/gemm-bench --tune-clblast), "NAME=VALUE ..."; "" when
      * none. Applied with CLBlastOverrideParameters (clblast_params.c). */
     char clblast_xgemm[512];
+    int clblast_in_use; /* CLBlast accepted them in this process */
 };
 
 /* The context's state, made (and the tuning file read) on first use; NULL

@@ -269,7 +269,8 @@ const char *clnet__sgemm_variant_name(size_t i);
  * applied to this device now and stored in the GEMM tuning file, so later
  * contexts apply them too (unless CLNET_CLBLAST_TUNED=0). */
 clnet_status clnet__clblast_tuned_set(clnet_ctx *ctx, const char *params);
-/* The stored parameters in use, or NULL (none, or CLNET_CLBLAST_TUNED=0). */
+/* The parameters CLBlast runs with in this context, or NULL (none stored,
+ * CLNET_CLBLAST_TUNED=0, or CLBlast refused them). */
 const char *clnet__clblast_tuned(clnet_ctx *ctx);
 /* The variant clnet__sgemm_batched runs for this shape (static string). */
 const char *clnet__sgemm_choice(clnet_ctx *ctx, int trans_a, int trans_b,

@@ -34,7 +34,7 @@ static void usage(FILE *f)
             "  -h, --help     this text\n"
             "  -V, --version  clnet's version\n"
             "\n"
-            "Environment: CLNET_DEVICE, CLNET_CACHE_DIR, CLNET_CACHE=0,\n"
+            "Environment: CLNET_DEVICE, CLNET_CACHE_DIR, CLNET_CACHE=0|clnet,\n"
             "CLNET_KERNEL_DIR (see README.md).\n");
 }
 

@@ -116,10 +116,16 @@ typedef struct clnet_ctx_settings {
     clnet_log_fn log;       /* NULL: no logging */
     void *log_user;         /* passed back to log */
     clnet_log_level log_level; /* lines above this level are not produced */
-    /* Program-binary cache directory: NULL = $CLNET_CACHE_DIR, else
-     * $XDG_CACHE_HOME/clnet, else ~/.cache/clnet. */
+    /* clnet's cache directory (program binaries, GEMM tuning): NULL =
+     * $CLNET_CACHE_DIR, else $XDG_CACHE_HOME/clnet, else ~/.cache/clnet. */
     const char *cache_dir;
-    int cache_enabled;      /* 1 (default) unless $CLNET_CACHE=0 */
+    /* Who keeps built programs between runs, a clnet_program_cache value:
+     * CLNET_PROGRAM_CACHE_AUTO (the default): the driver where it keeps a
+     * cache of its own (PoCL), else clnet's cache directory;
+     * CLNET_PROGRAM_CACHE_CLNET: clnet's cache on every driver;
+     * CLNET_PROGRAM_CACHE_OFF: none. $CLNET_CACHE=0 means OFF and
+     * $CLNET_CACHE=clnet means CLNET, whatever is set here. */
+    int cache_enabled;
     /* 1: create the compute queue with OpenCL profiling, so clnet-bench can
      * time each launch (also $CLNET_PROFILE=1). Default 0: profiling costs
      * a little per launch on some drivers. */
@@ -141,7 +147,22 @@ const char *clnet_errmsg(const clnet_ctx *ctx);
 /* The chosen device's name, e.g. "pthread-skylake-avx512-...". Borrowed. */
 const char *clnet_ctx_device_name(const clnet_ctx *ctx);
 
-/* Counters of the program cache since the context was created. */
+/* Who keeps this context's built programs between runs (see
+ * clnet_ctx_settings.cache_enabled). */
+typedef enum clnet_program_cache {
+    CLNET_PROGRAM_CACHE_OFF = 0,    /* nobody: every run compiles */
+    CLNET_PROGRAM_CACHE_AUTO = 1,   /* a setting only: the driver's or clnet's */
+    CLNET_PROGRAM_CACHE_CLNET = 2,  /* clnet's binaries in its cache directory */
+    CLNET_PROGRAM_CACHE_DRIVER = 3  /* the driver's own cache (PoCL's kcache) */
+} clnet_program_cache;
+
+/* OFF, CLNET or DRIVER for ctx; *where (may be NULL) gets the directory
+ * that cache lives in, "" when off or unknown. Borrowed: valid while ctx
+ * lives. A program is on disk once the call that built it returns. */
+clnet_program_cache clnet_ctx_program_cache(const clnet_ctx *ctx, const char **where);
+
+/* Counters of clnet's program cache since the context was created (a
+ * driver's own cache is not counted: its builds count as programs_built). */
 typedef struct clnet_cache_stats {
     unsigned programs_built;  /* compiled from source */
     unsigned cache_hits;      /* loaded from the on-disk cache */

@@ -11,7 +11,7 @@ void clnet_ctx_default_settings(clnet_ctx_settings *s)
         return;
     memset(s, 0, sizeof *s);
     s->log_level = CLNET_LOG_INFO;
-    s->cache_enabled = 1;
+    s->cache_enabled = CLNET_PROGRAM_CACHE_AUTO;
 }
 
 clnet_status clnet_ctx_create(clnet_ctx **out, const clnet_ctx_settings *s)
@@ -56,9 +56,16 @@ clnet_status clnet_ctx_create(clnet_ctx **out, const clnet_ctx_settings *s)
         clnet__log(ctx, CLNET_LOG_WARN, "CLNET_FAULT: device memory %llu bytes, at "
                    "most %llu per buffer", (unsigned long long)d->global_mem_bytes,
                    (unsigned long long)d->max_alloc_bytes);
+    int setting = s->cache_enabled;
     const char *env_cache = getenv("CLNET_CACHE");
-    int enabled = s->cache_enabled && !(env_cache && strcmp(env_cache, "0") == 0);
-    clnet__cache_init(ctx, s->cache_dir, enabled);
+    if (env_cache && strcmp(env_cache, "0") == 0)
+        setting = CLNET_PROGRAM_CACHE_OFF;
+    else if (env_cache && strcmp(env_cache, "clnet") == 0)
+        setting = CLNET_PROGRAM_CACHE_CLNET;
+    if (setting != CLNET_PROGRAM_CACHE_OFF && setting != CLNET_PROGRAM_CACHE_CLNET)
+        setting = CLNET_PROGRAM_CACHE_AUTO; /* 1, the old "on", is AUTO */
+    clnet__cache_init(ctx, s->cache_dir, setting != CLNET_PROGRAM_CACHE_OFF);
+    clnet__cache_choose(ctx, setting);
     return CLNET_OK;
 }
 

@@ -167,7 +167,6 @@ clnet_status clnet__buf_read(clnet_ctx *ctx, const clnet__buf *b,
         return st;
     cl_int e = clEnqueueReadBuffer(ctx->ocl.queue, b->mem, CL_TRUE, off_bytes,
                                    bytes, dst, 0, NULL, NULL);
-    clnet__cache_writer_open(ctx); /* the first results are in: see there */
     return e == CL_SUCCESS ? CLNET_OK
                            : clnet__cl_fail(ctx, e, "clEnqueueReadBuffer");
 }

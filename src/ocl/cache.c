@@ -185,9 +185,9 @@ unsigned char *clnet__cache_load(clnet_ctx *ctx, const unsigned char key[16],
     return bin;
 }
 
-/* Thread-safe (the deferred writer calls it from its own thread): reads
- * only the cache directory and logs nothing; the caller reports why. */
-int clnet__cache_store(const char *cache_dir, const unsigned char key[16],
+/* Logs nothing (the caller reports why), so tests can call it from several
+ * processes or threads at once. */
+static int cache_store(const char *cache_dir, const unsigned char key[16],
                        const unsigned char *bin, size_t size, char *why,
                        size_t why_cap)
 {
@@ -220,4 +220,35 @@ int clnet__cache_store(const char *cache_dir, const unsigned char key[16],
         return -1;
     }
     return 0;
+}
+
+void clnet__cache_store_now(clnet_ctx *ctx, cl_program prog,
+                            const unsigned char key[16])
+{
+    clnet__ocl *o = &ctx->ocl;
+    char why[1400] = "";
+    size_t size = 0;
+    unsigned char *bin = NULL;
+    /* Idle queues first: a driver's binary query must not race its own
+     * execution of this context's kernels (cache_policy.c). */
+    if ((o->queue && clFinish(o->queue) != CL_SUCCESS) ||
+        (o->upload_queue && clFinish(o->upload_queue) != CL_SUCCESS))
+        snprintf(why, sizeof why, "the device did not finish its queued work");
+    else if (clGetProgramInfo(prog, CL_PROGRAM_BINARY_SIZES, sizeof size, &size,
+                              NULL) != CL_SUCCESS ||
+             size == 0)
+        snprintf(why, sizeof why, "the driver gave no program binary to cache");
+    else if (!(bin = malloc(size)))
+        snprintf(why, sizeof why, "out of memory for a %zu-byte program binary",
+                 size);
+    else if (clGetProgramInfo(prog, CL_PROGRAM_BINARIES, sizeof bin, &bin, NULL) !=
+             CL_SUCCESS)
+        snprintf(why, sizeof why, "the driver gave no program binary to cache");
+    else
+        cache_store(o->cache_dir, key, bin, size, why, sizeof why);
+    free(bin);
+    if (why[0] && !o->cache_warned) {
+        clnet__log(ctx, CLNET_LOG_WARN, "%s", why);
+        o->cache_warned = 1;
+    }
 }

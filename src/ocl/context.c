@@ -147,7 +147,6 @@ clnet_status clnet__ocl_open(clnet_ctx *ctx, const char *selector)
 void clnet__ocl_close(clnet_ctx *ctx)
 {
     clnet__ocl *o = &ctx->ocl;
-    clnet__cache_flush(ctx); /* before the programs and context go */
     if (o->queue)
         clFinish(o->queue);
     if (o->upload_queue)
@@ -168,6 +167,5 @@ void clnet__ocl_close(clnet_ctx *ctx)
 clnet_status clnet__finish(clnet_ctx *ctx)
 {
     cl_int e = clFinish(ctx->ocl.queue);
-    clnet__cache_writer_open(ctx);
     return e == CL_SUCCESS ? CLNET_OK : clnet__cl_fail(ctx, e, "clFinish");
 }

@@ -66,11 +66,13 @@ typedef struct clnet__ocl {
     clnet__device_caps caps;
     clnet_device_desc desc;
     char base_options[512];
-    /* program cache */
+    /* program cache (cache_policy.c says who keeps programs, and why) */
     char cache_dir[1024];
-    int cache_enabled;
+    int cache_enabled;             /* cache_dir is usable (binaries, tuning) */
+    int program_cache;             /* clnet_program_cache: OFF, CLNET, DRIVER */
+    const struct clnet__driver_cache *driver_cache; /* DRIVER: which one */
+    char driver_cache_dir[1024];   /* DRIVER: where it lives ("" unknown) */
     int cache_warned;
-    struct clnet__cache_writer *cache_writer; /* deferred writes */
     clnet__program_entry *programs;
     clnet__kernel_entry *kernels;
     /* buffer pool: free lists per power-of-two size class */
@@ -132,12 +134,12 @@ clnet_status clnet__compute_after_upload(clnet_ctx *ctx, clnet__upload *up);
 clnet_status clnet__upload_wait(clnet_ctx *ctx, clnet__upload *up);
 
 clnet_status clnet__finish(clnet_ctx *ctx);  /* waits for the compute queue */
-/* Program binaries waiting for the disk cache (cache_writer.c): _open lets
- * the worker start (called when the context first waits for the device);
- * _flush waits until every one is stored and reports a failure (once). */
-typedef struct clnet__cache_writer clnet__cache_writer;
-void clnet__cache_writer_open(clnet_ctx *ctx);
-void clnet__cache_flush(clnet_ctx *ctx);
+/* Program cache policy (cache_policy.c): sets ocl.program_cache from a
+ * clnet_program_cache setting (OFF, AUTO or CLNET) and the driver. */
+void clnet__cache_choose(clnet_ctx *ctx, int setting);
+/* DRIVER: how many programs the driver's cache holds now (-1 when it cannot
+ * be counted). The self-test compares it before and after a build pass. */
+long clnet__driver_cache_entries(const clnet_ctx *ctx);
 
 /* A point in the compute queue (events.c): uploads can wait for the work
  * enqueued before it, e.g. the step that still reads an input slot. */

@@ -25,17 +25,14 @@ void clnet__cache_key(clnet_ctx *ctx, const char *source, const char *options,
 /* Returns a malloc'd binary (and its size) or NULL when absent/invalid. */
 unsigned char *clnet__cache_load(clnet_ctx *ctx, const unsigned char key[16],
                                  size_t *size);
-/* Writes one entry (temp file + rename); 0, or -1 with the reason in why. */
-int clnet__cache_store(const char *cache_dir, const unsigned char key[16],
-                       const unsigned char *bin, size_t size, char *why,
-                       size_t why_cap);
 void clnet__cache_init(clnet_ctx *ctx, const char *dir, int enabled);
 
-/* Deferred cache writes (cache_writer.c): a built program whose binary is
- * still to be stored. The binary is asked for on a worker thread once the
- * context has first waited for the device (clnet__cache_writer_open), or at
- * the latest in clnet__cache_flush. */
-void clnet__cache_defer(clnet_ctx *ctx, cl_program prog, const unsigned char key[16]);
+/* Stores a just-built program's binary in clnet's cache, on this thread,
+ * after waiting for the context's queues: no kernel of the context runs while
+ * the driver is asked for the binary (cache_policy.c says why). A failure is
+ * logged once per context; the program itself is fine. */
+void clnet__cache_store_now(clnet_ctx *ctx, cl_program prog,
+                            const unsigned char key[16]);
 
 /* Program/kernel tables (program.c). */
 void clnet__programs_release(clnet_ctx *ctx);

@@ -83,7 +83,7 @@ static clnet_status build(clnet_ctx *ctx, const char *label, const char *source,
         memcpy(broken + sizeof line - 1, source, n);
         source = broken;
     }
-    int use_cache = ctx->ocl.cache_enabled && !broken;
+    int use_cache = ctx->ocl.program_cache == CLNET_PROGRAM_CACHE_CLNET && !broken;
     if (use_cache) {
         clnet__cache_key(ctx, source, options, key);
         size_t size = 0;
@@ -119,7 +119,7 @@ static clnet_status build(clnet_ctx *ctx, const char *label, const char *source,
         return st;
     }
     if (use_cache)
-        clnet__cache_defer(ctx, p, key); /* stored later: cache_writer.c says why */
+        clnet__cache_store_now(ctx, p, key);
     ctx->cache_stats.build_seconds += clnet__now() - t0;
     clnet__log(ctx, CLNET_LOG_DEBUG, "built %s in %.3f s", label, clnet__now() - t0);
     *out = p;

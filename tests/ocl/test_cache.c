@@ -1,22 +1,30 @@
-/* The on-disk program-binary cache: hits, keys, corrupt entries, concurrent
- * writers, unusable directories, CLNET_CACHE=0. Each test uses a cache
- * directory of its own. */
+/* The program cache: who keeps programs (clnet or a driver that caches by
+ * itself), and clnet's on-disk binaries: hits, keys, corrupt entries,
+ * concurrent writers, unusable directories, CLNET_CACHE=0. Each test uses a
+ * cache directory of its own, and CLNET_CACHE=clnet so that clnet's cache is
+ * tested on every driver, PoCL included (the tests of the choice unset it). */
 #include "ocl_util.h"
 #include "ocl/ocl_private.h"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 #include <xxhash.h>
 
 #define HEADER_BYTES 48 /* cache.c's entry header */
 
 static char *dir;
-static void setup(void) { dir = tu_tempdir(); }
+static void setup(void)
+{
+    dir = tu_tempdir();
+    setenv("CLNET_CACHE", "clnet", 1);
+}
 static void teardown(void)
 {
     tu_rmdir(dir);
@@ -87,21 +95,101 @@ START_TEST(key_covers_source_options_device)
 }
 END_TEST
 
-/* The binary is asked for only after the context first waits for the
- * device (cache_writer.c: a driver may compile every kernel then), and is on
- * disk by the time the context is flushed. */
-START_TEST(binary_stored_after_first_wait)
+/* The binary is on disk when the build returns: nothing is left for later
+ * (a later writer once raced PoCL's device thread and aborted it). */
+START_TEST(binary_on_disk_when_build_returns)
 {
     clnet_ctx *ctx = tu_ctx(dir);
     ck_assert_int_eq(clnet__program_build(ctx, "elementwise", NULL), CLNET_OK);
-    ck_assert_int_eq(tu_count(dir, ".bin") + tu_count(dir, ".tmp"), 0);
-    ck_assert_int_eq(clnet__finish(ctx), CLNET_OK); /* the worker may start */
-    clnet__cache_flush(ctx);
     ck_assert_int_eq(tu_count(dir, ".bin"), 1);
     ck_assert_int_eq(tu_count(dir, ".tmp"), 0);
+    const char *where = NULL;
+    ck_assert_int_eq(clnet_ctx_program_cache(ctx, &where), CLNET_PROGRAM_CACHE_CLNET);
+    ck_assert_str_eq(where, dir);
     clnet_ctx_free(ctx);
     clnet_cache_stats s = build_once();
     ck_assert_uint_eq(s.cache_hits, 1);
+}
+END_TEST
+
+/* Completes a user event after a delay, from another thread. */
+static void *release_later(void *arg)
+{
+    struct timespec ts = {3, 0};
+    nanosleep(&ts, NULL);
+    clSetUserEventStatus((cl_event)arg, CL_COMPLETE);
+    return NULL;
+}
+
+/* The driver is asked for a binary only once the context's queues are idle:
+ * work queued before a build (here held back by a user event that another
+ * thread completes 3 s later) has run by the time the build returns. */
+START_TEST(binary_asked_for_with_queues_idle)
+{
+    clnet_ctx *ctx = tu_ctx(dir);
+    clnet__ocl *o = clnet__ocl_of(ctx);
+    cl_int e = CL_SUCCESS;
+    cl_event gate = clCreateUserEvent(o->context, &e);
+    ck_assert_int_eq(e, CL_SUCCESS);
+    cl_event comp = NULL, up = NULL;
+    ck_assert_int_eq(clEnqueueMarkerWithWaitList(o->queue, 1, &gate, &comp), CL_SUCCESS);
+    ck_assert_int_eq(clEnqueueMarkerWithWaitList(o->upload_queue, 1, &gate, &up),
+                     CL_SUCCESS);
+    pthread_t t;
+    ck_assert_int_eq(pthread_create(&t, NULL, release_later, gate), 0);
+    const char *src = "kernel void idle_check(global float *x) { x[0] = 3.0f; }";
+    ck_assert_int_eq(clnet__program_build_source(ctx, "idle_check", src, NULL), CLNET_OK);
+    cl_int s1 = -1, s2 = -1;
+    clGetEventInfo(comp, CL_EVENT_COMMAND_EXECUTION_STATUS, sizeof s1, &s1, NULL);
+    clGetEventInfo(up, CL_EVENT_COMMAND_EXECUTION_STATUS, sizeof s2, &s2, NULL);
+    ck_assert_int_eq(s1, CL_COMPLETE);
+    ck_assert_int_eq(s2, CL_COMPLETE);
+    ck_assert_int_eq(tu_count(dir, ".bin"), 1);
+    pthread_join(t, NULL);
+    clReleaseEvent(up);
+    clReleaseEvent(comp);
+    clReleaseEvent(gate);
+    clnet_ctx_free(ctx);
+}
+END_TEST
+
+/* AUTO: a driver that keeps its own cache of programs (PoCL's kcache) is left
+ * to it, and clnet writes no binaries; any other driver gets clnet's. */
+START_TEST(auto_leaves_a_caching_driver_to_its_cache)
+{
+    unsetenv("CLNET_CACHE");
+    char pocl[2100];
+    snprintf(pocl, sizeof pocl, "%s/pocl", dir);
+    setenv("POCL_CACHE_DIR", pocl, 1); /* this forked test's own driver cache */
+    clnet_ctx *ctx = tu_ctx(dir);
+    int is_pocl = strcmp(clnet__ocl_of(ctx)->desc.platform_name,
+                         "Portable Computing Language") == 0;
+    const char *where = NULL;
+    clnet_program_cache kind = clnet_ctx_program_cache(ctx, &where);
+    ck_assert_int_eq(clnet__program_build(ctx, "elementwise", NULL), CLNET_OK);
+    ck_assert(tu_axpby_ok(ctx));
+    if (is_pocl) {
+        ck_assert_int_eq(kind, CLNET_PROGRAM_CACHE_DRIVER);
+        ck_assert_str_eq(where, pocl);
+        ck_assert_int_eq(tu_count(dir, ".bin"), 0);
+        long n1 = clnet__driver_cache_entries(ctx);
+        ck_assert_int_ge(n1, 1); /* the driver kept the build */
+        clnet_ctx_free(ctx);
+        ctx = tu_ctx(dir);       /* the same program again: no new entry */
+        ck_assert_int_eq(clnet__program_build(ctx, "elementwise", NULL), CLNET_OK);
+        ck_assert_int_eq(clnet__driver_cache_entries(ctx), n1);
+        ck_assert_uint_eq(tu_stats(ctx).cache_hits, 0);
+    } else {
+        ck_assert_int_eq(kind, CLNET_PROGRAM_CACHE_CLNET);
+        ck_assert_int_eq(tu_count(dir, ".bin"), 1);
+    }
+    clnet_ctx_free(ctx);
+    /* The driver's cache turned off: clnet's own is used instead. */
+    setenv("POCL_KERNEL_CACHE", "0", 1);
+    ctx = tu_ctx(dir);
+    ck_assert_int_eq(clnet_ctx_program_cache(ctx, NULL), CLNET_PROGRAM_CACHE_CLNET);
+    clnet_ctx_free(ctx);
+    unsetenv("POCL_KERNEL_CACHE");
 }
 END_TEST
 
@@ -113,19 +201,16 @@ START_TEST(other_option_or_source_misses)
     clnet_cache_stats s = tu_stats(ctx);
     ck_assert_uint_eq(s.programs_built, 2);
     ck_assert_uint_eq(s.cache_hits, 0);
-    clnet__cache_flush(ctx); /* entries are written later: wait for them */
     ck_assert_int_eq(tu_count(dir, ".bin"), 2);
 
     const char *src = "kernel void k(global float *x) { x[0] = 1.0f; }";
     const char *src2 = "kernel void k(global float *x) { x[0] = 2.0f; }";
     ck_assert_int_eq(clnet__program_build_source(ctx, "k", src, NULL), CLNET_OK);
     ck_assert_int_eq(clnet__program_build_source(ctx, "k", src2, NULL), CLNET_OK);
-    clnet__cache_flush(ctx);
     ck_assert_int_eq(clnet__program_build_source(ctx, "k", src, NULL), CLNET_OK);
     s = tu_stats(ctx);
     ck_assert_uint_eq(s.programs_built, 4);
     ck_assert_uint_eq(s.cache_hits, 1);
-    clnet__cache_flush(ctx);
     ck_assert_int_eq(tu_count(dir, ".bin"), 4);
     clnet_ctx_free(ctx);
 }
@@ -270,7 +355,6 @@ START_TEST(unusable_cache_dir_still_builds)
     clnet_cache_stats s = tu_stats(ctx);
     ck_assert_uint_eq(s.programs_built, 2);
     ck_assert_uint_eq(s.cache_hits, 0);
-    clnet__cache_flush(ctx); /* the writes are deferred: wait for them */
     /* Warned about once, not per program. */
     const char *w = strstr(tu_log_text, path);
     ck_assert_msg(w, "no warning naming %s in: %s", path, tu_log_text);
@@ -290,12 +374,12 @@ START_TEST(cache_off_by_env)
         ck_assert_uint_eq(s.cache_hits + s.cache_misses, 0);
     }
     ck_assert_int_eq(tu_count(dir, ""), 0);
-    unsetenv("CLNET_CACHE");
 }
 END_TEST
 
 START_TEST(cache_off_by_setting)
 {
+    unsetenv("CLNET_CACHE"); /* it would override the setting */
     clnet_ctx_settings s;
     clnet_ctx_default_settings(&s);
     s.cache_dir = dir;
@@ -323,7 +407,9 @@ int main(void)
     tcase_add_loop_test(tc, corrupt_entry_is_rebuilt, 0, N_CORRUPTIONS);
     tcase_add_test(tc, concurrent_builders_leave_one_entry);
     tcase_add_loop_test(tc, unusable_cache_dir_still_builds, 0, N_UNUSABLE);
-    tcase_add_test(tc, binary_stored_after_first_wait);
+    tcase_add_test(tc, binary_on_disk_when_build_returns);
+    tcase_add_test(tc, binary_asked_for_with_queues_idle);
+    tcase_add_test(tc, auto_leaves_a_caching_driver_to_its_cache);
     tcase_add_test(tc, cache_off_by_env);
     tcase_add_test(tc, cache_off_by_setting);
     suite_add_tcase(s, tc);

@@ -19,10 +19,31 @@ static clnet_status blas_status(clnet_ctx *ctx, CLBlastStatusCode s,
                        call, m, n, k, (int)s);
 }
 
+enum { CLBLAST_SGEMM = 1u, CLBLAST_SGEMM_BATCHED = 2u }; /* clblast_built bits */
+
+/* CLBlast builds a routine's program in its first call and then asks the
+ * driver for the binary (its in-process cache). That query must not run
+ * beside this context's kernels (PoCL 3.1 aborts: src/ocl/cache_policy.c),
+ * so the first call of each routine in a context waits for idle queues. */
+static clnet_status clblast_first_call(clnet_ctx *ctx, unsigned routine)
+{
+    clnet__ocl *o = &ctx->ocl;
+    if (o->clblast_built & routine)
+        return CLNET_OK;
+    cl_int e = clFinish(o->queue);
+    if (e == CL_SUCCESS && o->upload_queue)
+        e = clFinish(o->upload_queue);
+    return e == CL_SUCCESS ? CLNET_OK : clnet__cl_fail(ctx, e, "clFinish");
+}
+
 clnet_status clnet__gemm_clblast(clnet_ctx *ctx, const clnet__gemm_problem *p)
 {
     if (p->k == 0)
         return clnet__gemm_scale(ctx, p); /* CLBlast refuses k = 0 */
+    unsigned routine = p->batch == 1 ? CLBLAST_SGEMM : CLBLAST_SGEMM_BATCHED;
+    clnet_status st = clblast_first_call(ctx, routine);
+    if (st != CLNET_OK)
+        return st;
     CLBlastTranspose ta = p->ta ? CLBlastTransposeYes : CLBlastTransposeNo;
     CLBlastTranspose tb = p->tb ? CLBlastTransposeYes : CLBlastTransposeNo;
     CLBlastStatusCode s;
@@ -31,6 +52,8 @@ clnet_status clnet__gemm_clblast(clnet_ctx *ctx, const clnet__gemm_problem *p)
                          p->alpha, p->a.buf->mem, p->a.off, p->lda, p->b.buf->mem,
                          p->b.off, p->ldb, p->beta, p->c.buf->mem, p->c.off,
                          p->ldc, &ctx->ocl.queue, NULL);
+        if (s == CLBlastSuccess)
+            ctx->ocl.clblast_built |= routine;
         return blas_status(ctx, s, "CLBlastSgemm", p->m, p->n, p->k);
     }
     s = CLBlastSgemmStridedBatched(
@@ -38,6 +61,8 @@ clnet_status clnet__gemm_clblast(clnet_ctx *ctx, const clnet__gemm_problem *p)
         p->a.off, p->lda, p->stride_a, p->b.buf->mem, p->b.off, p->ldb,
         p->stride_b, p->beta, p->c.buf->mem, p->c.off, p->ldc, p->stride_c,
         p->batch, &ctx->ocl.queue, NULL);
+    if (s == CLBlastSuccess)
+        ctx->ocl.clblast_built |= routine;
     return blas_status(ctx, s, "CLBlastSgemmStridedBatched", p->m, p->n, p->k);
 }
 

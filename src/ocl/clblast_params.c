@@ -72,6 +72,7 @@ clnet_status clnet__clblast_apply(clnet_ctx *ctx, const char *params)
     if (s != CLBlastSuccess)
         return clnet__fail(ctx, CLNET_EBLAS, "CLBlast refused the Xgemm parameters "
                            "'%s' (status %d)", params, (int)s);
+    ctx->ocl.clblast_built = 0; /* CLBlast builds its programs again */
     return CLNET_OK;
 }
 

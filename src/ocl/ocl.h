@@ -78,7 +78,7 @@ typedef struct clnet__ocl {
     /* buffer pool: free lists per power-of-two size class */
     clnet__buf *pool_free[64];
     size_t pool_bytes_live, pool_bytes_peak;
-    int blas_ready;
+    unsigned clblast_built;        /* CLBlast routines run once here (blas.c) */
     struct clnet__gemm_state *gemm; /* GEMM choices (src/ocl/gemm_tune.c) */
     int profiling;                 /* compute queue has profiling (profile.h) */
     struct clnet__prof *prof;      /* recording state, NULL when not */

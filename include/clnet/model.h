@@ -31,8 +31,13 @@
  *   clnet_model_read_stats(m, &st, 1);      // the one host/device sync
  *   printf("loss %.3f acc %.3f\n", st.loss_sum / st.samples,
  *          st.correct / st.samples);
- *   clnet_model_save(m, "run/last.safetensors", NULL);
+ *   clnet_model_save(m, "run/last.safetensors", NULL, 0); // no metadata
  *   clnet_model_free(m);
+ *   clnet_model *back = NULL;      // network and state from the file alone
+ *   if (clnet_model_open_checkpoint(ctx, "run/last.safetensors", NULL,
+ *                                   &back) != CLNET_OK)
+ *       fail(clnet_errmsg(ctx));
+ *   clnet_model_free(back);
  *
  * Ownership and threads
  *   clnet_model_free releases everything the model allocated; the context

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Installs the build into a temporary DESTDIR, then builds tests/install/use.c
-# against it through pkg-config, linked shared and (whole archive) static, and
-# runs both and the installed clnet-info. usage: run.sh BUILD_DIR SOURCE_DIR
+# Installs the build into a temporary DESTDIR, compiles every documented C
+# example against it (doc_examples.py), then builds tests/install/use.c
+# against it through pkg-config, linked shared and (whole archive) static,
+# and runs both and the installed clnet-info. usage: run.sh BUILD_DIR SOURCE_DIR
 set -euo pipefail
 build=$1 src=$2
 dest=$(mktemp -d)
@@ -13,6 +14,11 @@ pc=$(find "$dest" -name clnet.pc)
 libdir=$(dirname "$(dirname "$pc")")
 export PKG_CONFIG_PATH=$(dirname "$pc") PKG_CONFIG_SYSROOT_DIR=$dest
 cc=${CC:-cc}
+
+# The examples in the installed headers and the README compile and link.
+incdir=$(find "$dest" -type d -path '*/include/clnet')
+readme=$(realpath "$src/../../README.md")
+python3 "$src/doc_examples.py" "$incdir" "$readme" "$dest/doctest"
 
 "$cc" -std=c11 -Wall -Wextra -Wpedantic -Werror "$src/use.c" -o "$dest/use" \
     $(pkg-config --cflags --libs clnet)

@@ -225,21 +225,34 @@ static int jpeg_bad_huffman(const unsigned char *p, size_t len)
     return 0;
 }
 
-/* The same stb_image reads the numbers of a binary PGM/PPM header into an
- * int without an overflow check (undefined behaviour; 2.28 checks). A
- * header number above INT_MAX is refused first. Whitespace and # comments
- * are skipped as stb_image skips them. */
+/* Binary PGM/PPM (P5/P6) are decoded here; stb_image only reads their
+ * header (stbi_info). Debian 12's stb_image (2.27) gets their pixels wrong:
+ * it reads 16-bit samples in host byte order (the format is big-endian),
+ * ignores maxval (1023 out of 1023 is not white), leaves the pixels of a
+ * file cut short uninitialised, and converts the channels of a 16-bit file
+ * with its 8-bit converter, into a buffer half the size its 16-to-8 step
+ * then reads (a heap overflow; found by tests/fuzz/fuzz_image). */
 static int is_binary_pnm(const unsigned char *p, size_t len)
 {
     return len >= 2 && p[0] == 'P' && (p[1] == '5' || p[1] == '6');
 }
 
-static int pnm_number_too_large(const unsigned char *p, size_t len)
+typedef struct pnm_header {
+    int comp;               /* 1 (P5, gray) or 3 (P6, RGB) */
+    long long w, h, maxval; /* above INT_MAX: some value above INT_MAX */
+    size_t data;            /* offset of the first sample */
+} pnm_header;
+
+/* Reads the header as stb_image reads it, so both see the same numbers:
+ * whitespace and # comments skipped before each number, and the one byte
+ * after maxval ends the header. 0 when p is no binary PGM/PPM. */
+static int pnm_header_read(const unsigned char *p, size_t len, pnm_header *hd)
 {
     if (!is_binary_pnm(p, len))
         return 0;
+    long long v[3] = {0, 0, 0};
     size_t i = 2;
-    for (int field = 0; field < 3 && i < len; field++) {
+    for (int field = 0; field < 3; field++) {
         while (i < len) {
             if (p[i] && strchr(" \t\n\v\f\r", p[i]))
                 i++;
@@ -249,48 +262,66 @@ static int pnm_number_too_large(const unsigned char *p, size_t len)
             else
                 break;
         }
-        long long v = 0;
         for (; i < len && p[i] >= '0' && p[i] <= '9'; i++)
-            if ((v = v * 10 + (p[i] - '0')) > INT_MAX)
-                return 1;
+            if (v[field] <= INT_MAX)
+                v[field] = v[field] * 10 + (p[i] - '0');
     }
-    return 0;
+    *hd = (pnm_header){p[1] == '6' ? 3 : 1, v[0], v[1], v[2], i + 1};
+    return 1;
 }
 
-/* The same stb_image converts the channels of a 16-bit PGM/PPM with its
- * 8-bit converter, into a buffer half the size its 16-to-8 step then reads
- * (a heap overflow; found by tests/fuzz/fuzz_image). Such a file is decoded
- * in its own channel count and converted here. */
-static int pnm_16bit_needs_conversion(const unsigned char *p, size_t len, int comp,
-                                      int want)
+/* One pixel of comp (1 or 3) 8-bit values to `want` (1-4) as stb_image
+ * converts: gray by its luminance weights, a missing alpha opaque. */
+static void put_pixel(const unsigned char *a, int comp, unsigned char *b, int want)
 {
-    return comp != want && is_binary_pnm(p, len) && stbi_is_16_bit_from_memory(p, (int)len);
+    unsigned char y = comp == 1 ? a[0]
+                                : (unsigned char)((a[0] * 77 + a[1] * 150 + a[2] * 29) >> 8);
+    if (want <= 2)
+        b[0] = y;
+    else
+        for (int k = 0; k < 3; k++)
+            b[k] = comp == 1 ? a[0] : a[k];
+    if (want == 2 || want == 4)
+        b[want - 1] = 255;
 }
 
-/* 1 or 3 channels to `want` (1-4) as stb_image converts: gray by its
- * luminance weights, a missing alpha opaque. Frees px; NULL when out of memory. */
-static unsigned char *convert_channels(unsigned char *px, int w, int h, int comp, int want)
+/* The w x h pixels of a binary PGM/PPM as `want` channels of 8 bits: each
+ * sample one byte (maxval < 256) or two, most significant first, scaled to
+ * round(sample * 255 / maxval); a sample above maxval counts as maxval.
+ * *px is malloc'd. The header was checked by the caller. */
+static clnet_status pnm_decode(const unsigned char *p, size_t len, const pnm_header *hd,
+                               int want, unsigned char **px, char *why, size_t whylen)
 {
-    size_t n = (size_t)w * h;
+    unsigned max = (unsigned)hd->maxval, bytes = max > 255 ? 2 : 1;
+    size_t n = (size_t)hd->w * (size_t)hd->h, per = (size_t)hd->comp * bytes;
+    size_t have = hd->data < len ? len - hd->data : 0;
+    if (n > have / per) {
+        snprintf(why, whylen, "truncated PGM/PPM (%zu bytes of pixel data for %lldx%lld "
+                 "pixels of %zu bytes)", have, hd->w, hd->h, per);
+        return CLNET_EFORMAT;
+    }
     unsigned char *out = malloc(n * (size_t)want);
-    for (size_t i = 0; out && i < n; i++) {
-        const unsigned char *a = px + i * (size_t)comp;
-        unsigned char *b = out + i * (size_t)want;
-        unsigned char y = comp == 1 ? a[0]
-                                    : (unsigned char)((a[0] * 77 + a[1] * 150 + a[2] * 29) >> 8);
-        if (want <= 2)
-            b[0] = y;
-        else
-            for (int k = 0; k < 3; k++)
-                b[k] = comp == 1 ? a[0] : a[k];
-        if (want == 2 || want == 4)
-            b[want - 1] = 255;
+    if (!out) {
+        snprintf(why, whylen, "out of memory decoding %lldx%lld pixels", hd->w, hd->h);
+        return CLNET_ENOMEM;
     }
-    stbi_image_free(px);
-    return out;
+    const unsigned char *s = p + hd->data;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char v[3];
+        for (int k = 0; k < hd->comp; k++, s += bytes) {
+            unsigned x = bytes == 2 ? (unsigned)s[0] << 8 | s[1] : s[0];
+            v[k] = (unsigned char)(((x < max ? x : max) * 255 + max / 2) / max);
+        }
+        put_pixel(v, hd->comp, out + i * (size_t)want, want);
+    }
+    *px = out;
+    return CLNET_OK;
 }
 
-/* Refuses what Debian 12's stb_image is known to mishandle (see above). */
+/* Refuses what Debian 12's stb_image is known to mishandle (see above),
+ * and a PGM/PPM header no decoder can use. stb_image reads the header
+ * numbers into an int without an overflow check (undefined behaviour; 2.28
+ * checks), so a number above INT_MAX is refused before it reads them. */
 static clnet_status refuse_unsafe(const unsigned char *p, size_t len, char *why,
                                     size_t whylen)
 {
@@ -298,9 +329,16 @@ static clnet_status refuse_unsafe(const unsigned char *p, size_t len, char *why,
         snprintf(why, whylen, "corrupt JPEG (a Huffman table of more than 256 codes)");
         return CLNET_EFORMAT;
     }
-    if (pnm_number_too_large(p, len)) {
-        snprintf(why, whylen, "corrupt PGM/PPM header (a number above %d)", INT_MAX);
-        return CLNET_EFORMAT;
+    pnm_header hd;
+    if (pnm_header_read(p, len, &hd)) {
+        if (hd.w > INT_MAX || hd.h > INT_MAX || hd.maxval > INT_MAX) {
+            snprintf(why, whylen, "corrupt PGM/PPM header (a number above %d)", INT_MAX);
+            return CLNET_EFORMAT;
+        }
+        if (hd.maxval == 0) {
+            snprintf(why, whylen, "corrupt PGM/PPM header (maxval 0)");
+            return CLNET_EFORMAT;
+        }
     }
     return CLNET_OK;
 }
@@ -366,31 +404,42 @@ clnet_status clnet__image_decode(const char *path, const clnet_dataset_settings 
         snprintf(why, whylen, "truncated JPEG (no end-of-image marker)");
         return CLNET_EFORMAT;
     }
-    /* stb_image's flip setting is process-wide unless set per thread: an
-     * application that flips for its own images must not flip ours. */
-    stbi_set_flip_vertically_on_load_thread(0);
-    int native = pnm_16bit_needs_conversion(buf->p, len, comp, s->channels);
-    unsigned char *px = stbi_load_from_memory(buf->p, (int)len, &w, &h, &comp,
-                                              native ? 0 : s->channels);
-    if (!px) {
-        why_stb(why, whylen, "cannot decode");
-        return CLNET_EFORMAT;
-    }
-    if (native && !(px = convert_channels(px, w, h, comp, s->channels))) {
-        snprintf(why, whylen, "out of memory converting %dx%d pixels", w, h);
-        return CLNET_ENOMEM;
+    /* px is malloc'd for a PGM/PPM, stb_image's otherwise: freed to match. */
+    unsigned char *px = NULL;
+    pnm_header hd;
+    int pnm = pnm_header_read(buf->p, len, &hd);
+    if (pnm) {
+        /* stbi_info has already refused maxval above 65535; the size must
+         * be the one the pixel limit was checked on. */
+        if (hd.w != w || hd.h != h || hd.maxval < 1 || hd.maxval > 65535) {
+            snprintf(why, whylen, "corrupt PGM/PPM header");
+            return CLNET_EFORMAT;
+        }
+        if ((st = pnm_decode(buf->p, len, &hd, s->channels, &px, why, whylen)) != CLNET_OK)
+            return st;
+    } else {
+        /* stb_image's flip setting is process-wide unless set per thread: an
+         * application that flips for its own images must not flip ours. */
+        stbi_set_flip_vertically_on_load_thread(0);
+        px = stbi_load_from_memory(buf->p, (int)len, &w, &h, &comp, s->channels);
+        if (!px) {
+            why_stb(why, whylen, "cannot decode");
+            return CLNET_EFORMAT;
+        }
     }
     int c = s->channels;
     if (w == s->width && h == s->height) {
         memcpy(out, px, (size_t)w * h * c);
     } else if (!stbir_resize_uint8(px, w, h, 0, out, s->width, s->height, 0, c)) {
-        stbi_image_free(px);
         snprintf(why, whylen, "out of memory resizing %dx%d to %dx%d", w, h,
                  s->width, s->height);
-        return CLNET_ENOMEM;
+        st = CLNET_ENOMEM;
     }
-    stbi_image_free(px);
-    return CLNET_OK;
+    if (pnm)
+        free(px);
+    else
+        stbi_image_free(px);
+    return st;
 }
 
 clnet_status clnet__check_image_settings(clnet_ctx *ctx,

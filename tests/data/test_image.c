@@ -180,9 +180,8 @@ END_TEST
  * pgm-16bit-channel-conversion), so clnet converts; same results as above. */
 START_TEST(channel_conversion_16bit_pnm)
 {
-    /* 16-bit samples with both bytes equal: stb_image 2.27 reads them in
-     * host byte order (the format says big-endian); this tests the channel
-     * conversion, not that. */
+    /* 16-bit samples with both bytes equal (x * 257 is x at 8 bits): this
+     * tests the channel conversion; pnm_16bit_big_endian the byte order. */
     const uint8_t pgm[] = {'P', '5', '\n', '2', ' ', '1', '\n', '6', '5', '5', '3', '5', '\n',
                            30, 30, 220, 220};
     fx_write(fx_at("gray16.pgm"), pgm, sizeof pgm);
@@ -203,6 +202,84 @@ START_TEST(channel_conversion_16bit_pnm)
     static const float p4[8] = {200, 0, 100, 255, 50, 0, 255, 255};
     for (int i = 0; i < 8; i++)
         ck_assert_float_eq_tol(px[i], p4[i] / 255.0f, 1e-6);
+}
+END_TEST
+
+/* Loads path with `channels` channels into a 1 x n image; checks each of
+ * the n * channels values (planar) against want, in 8-bit steps. */
+static void expect_pixels(const char *path, int channels, int n, const int *want)
+{
+    float px[4 * 8];
+    clnet_dataset_settings s = fx_settings(channels, 1, n);
+    ck_assert_int_eq(clnet_image_load(fx_c, fx_at(path), &s, px), CLNET_OK);
+    for (int i = 0; i < channels * n; i++)
+        ck_assert_msg(px[i] * 255.0f > want[i] - 0.01f && px[i] * 255.0f < want[i] + 0.01f,
+                      "%s, %d channels, value %d: %g, want %d", path, channels, i,
+                      (double)(px[i] * 255.0f), want[i]);
+}
+
+/* 16-bit PGM/PPM samples are big-endian (most significant byte first) and
+ * scale by maxval: round(sample * 255 / maxval). Debian 12's stb_image
+ * reads them in host byte order and ignores maxval; clnet decodes them. The
+ * two bytes of each sample differ, so a swapped read shows. */
+START_TEST(pnm_16bit_big_endian)
+{
+    /* 0x1234 = 4660 -> 18; 0xF00F = 61455 -> 239 (read little-endian, stb's
+     * 0x3412 and 0x0FF0 give 52 and 15). */
+    const uint8_t pgm[] = {'P', '5', ' ', '2', ' ', '1', ' ', '6', '5', '5', '3', '5', '\n',
+                           0x12, 0x34, 0xF0, 0x0F};
+    fx_write(fx_at("be.pgm"), pgm, sizeof pgm);
+    expect_pixels("be.pgm", 1, 2, (const int[]){18, 239});
+    expect_pixels("be.pgm", 3, 2, (const int[]){18, 239, 18, 239, 18, 239});
+    expect_pixels("be.pgm", 4, 2, (const int[]){18, 239, 18, 239, 18, 239, 255, 255});
+    /* Pixel 0: 0x1234, 0xF00F, 0xABCD -> 18, 239, 171;
+     * pixel 1: 0x00FF, 0xFF00, 0x8001 -> 1, 254, 128. */
+    const uint8_t ppm[] = {'P', '6', '\n', '#', ' ', 'b', 'e', '\n', '2', ' ', '1', '\n',
+                           '6', '5', '5', '3', '5', '\n',
+                           0x12, 0x34, 0xF0, 0x0F, 0xAB, 0xCD, 0x00, 0xFF, 0xFF, 0x00, 0x80, 0x01};
+    fx_write(fx_at("be.ppm"), ppm, sizeof ppm);
+    expect_pixels("be.ppm", 3, 2, (const int[]){18, 1, 239, 254, 171, 128});
+    /* Gray is the luma of the 8-bit values: (77 R + 150 G + 29 B) >> 8. */
+    expect_pixels("be.ppm", 1, 2, (const int[]){164, 163});
+    expect_pixels("be.ppm", 2, 2, (const int[]){164, 163, 255, 255});
+    expect_pixels("be.ppm", 4, 2, (const int[]){18, 1, 239, 254, 171, 128, 255, 255});
+}
+END_TEST
+
+/* maxval other than 255 and 65535: 1023 (10-bit) and 15 (4-bit) scale to
+ * 0..255; a sample above maxval counts as maxval. */
+START_TEST(pnm_maxval_scaling)
+{
+    /* 0x0234 = 564 -> 141; 1023 -> 255; 256 -> 64; 1024 (> maxval) -> 255. */
+    const uint8_t p10[] = {'P', '5', '\n', '4', ' ', '1', '\n', '1', '0', '2', '3', '\n',
+                           0x02, 0x34, 0x03, 0xFF, 0x01, 0x00, 0x04, 0x00};
+    fx_write(fx_at("10bit.pgm"), p10, sizeof p10);
+    expect_pixels("10bit.pgm", 1, 4, (const int[]){141, 255, 64, 255});
+    expect_pixels("10bit.pgm", 3, 4, (const int[]){141, 255, 64, 255, 141, 255, 64, 255,
+                                                   141, 255, 64, 255});
+    /* 15 -> 255; 7 -> 119; 0 -> 0. */
+    const uint8_t p4[] = {'P', '6', ' ', '1', ' ', '1', ' ', '1', '5', '\n', 15, 7, 0};
+    fx_write(fx_at("4bit.ppm"), p4, sizeof p4);
+    expect_pixels("4bit.ppm", 3, 1, (const int[]){255, 119, 0});
+    expect_pixels("4bit.ppm", 1, 1, (const int[]){(255 * 77 + 119 * 150) >> 8});
+    /* A file shorter than its pixels is refused, not read past its end. */
+    const uint8_t cut[] = {'P', '5', ' ', '2', ' ', '2', ' ', '6', '5', '5', '3', '5', '\n',
+                           0x12, 0x34, 0xF0, 0x0F, 0xAB, 0xCD, 0x01};
+    fx_write(fx_at("cut.pgm"), cut, sizeof cut);
+    float px[4];
+    clnet_dataset_settings s = fx_settings(1, 2, 2);
+    ck_assert_int_eq(clnet_image_load(fx_c, fx_at("cut.pgm"), &s, px), CLNET_EFORMAT);
+    ck_assert_msg(strstr(clnet_errmsg(fx_c), "cut.pgm") &&
+                  strstr(clnet_errmsg(fx_c), "truncated PGM/PPM"), "%s", clnet_errmsg(fx_c));
+    /* maxval 0 is no PGM; one above 65535 is beyond the format. */
+    const uint8_t zero[] = {'P', '5', ' ', '1', ' ', '1', ' ', '0', '\n', 0};
+    fx_write(fx_at("zero.pgm"), zero, sizeof zero);
+    s = fx_settings(1, 1, 1);
+    ck_assert_int_eq(clnet_image_load(fx_c, fx_at("zero.pgm"), &s, px), CLNET_EFORMAT);
+    ck_assert_msg(strstr(clnet_errmsg(fx_c), "maxval 0"), "%s", clnet_errmsg(fx_c));
+    const uint8_t big[] = {'P', '5', ' ', '1', ' ', '1', ' ', '6', '5', '5', '3', '6', '\n', 0, 0};
+    fx_write(fx_at("big.pgm"), big, sizeof big);
+    ck_assert_int_eq(clnet_image_load(fx_c, fx_at("big.pgm"), &s, px), CLNET_EFORMAT);
 }
 END_TEST
 
@@ -248,6 +325,8 @@ int main(void)
     tcase_add_test(tc, valid_odd_pngs_in_color);
     tcase_add_test(tc, channel_conversion);
     tcase_add_test(tc, channel_conversion_16bit_pnm);
+    tcase_add_test(tc, pnm_16bit_big_endian);
+    tcase_add_test(tc, pnm_maxval_scaling);
     tcase_add_test(tc, resize);
     suite_add_tcase(s, tc);
     return clnet_test_run_forked(s);

@@ -282,6 +282,13 @@ static int seeds_image(void)
     n = snprintf((char *)file, sizeof file, "P6 %d %d 255\n", W, H);
     memcpy(file + n, px, W * H * 3);
     put_image("rgb.ppm", 3, 3, 3, file, (size_t)n + W * H * 3);
+    /* 16-bit (big-endian samples) and 10-bit, decoded by clnet itself. */
+    n = snprintf((char *)file, sizeof file, "P5 %d %d 65535\n", W, H);
+    memcpy(file + n, px, W * H * 2);
+    put_image("gray16.pgm", 3, H, W, file, (size_t)n + W * H * 2);
+    n = snprintf((char *)file, sizeof file, "P6\n%d %d\n1023\n", W, H);
+    memcpy(file + n, px, W * H * 6);
+    put_image("rgb10.ppm", 1, 4, 4, file, (size_t)n + W * H * 6);
     /* GIF: 2x2, 4-colour global table, LZW min code size 2. */
     static const unsigned char gif[] = {
         'G', 'I', 'F', '8', '9', 'a', 2, 0, 2, 0, 0x81, 0, 0,

@@ -187,6 +187,25 @@ int html_images(const char *html, int *count, char *why, size_t cap)
     return 0;
 }
 
+unsigned char *html_image_pixels(const char *html, int i, int *w, int *h, int *c)
+{
+    static const char prefix[] = "src=\"data:image/png;base64,";
+    const char *p = html;
+    for (int k = 0; p && k <= i; k++)
+        if ((p = strstr(p, "<img")))
+            p += 4;
+    const char *src = p ? strstr(p, prefix) : NULL;
+    size_t n = 0;
+    unsigned char *png = src ? unbase64(src + sizeof prefix - 1, &n) : NULL;
+    unsigned char *px = png ? stbi_load_from_memory(png, (int)n, w, h, c, 0) : NULL;
+    free(png);
+    unsigned char *out = px ? malloc((size_t)*w * *h * *c) : NULL;
+    if (out)
+        memcpy(out, px, (size_t)*w * *h * *c);
+    stbi_image_free(px);
+    return out;
+}
+
 static int field_ok(const char *f, size_t len)
 {
     if (!len)

@@ -14,6 +14,10 @@ int html_well_formed(const char *html, char *why, size_t cap);
  * decodes to a PNG that stb_image reads. *n gets the number of images. */
 int html_images(const char *html, int *n, char *why, size_t cap);
 
+/* The pixels of the PNG of the i-th <img> (0-based), in its own channels;
+ * NULL when there is none or it cannot be read. Free with free(). */
+unsigned char *html_image_pixels(const char *html, int i, int *w, int *h, int *c);
+
 /* metrics.csv: the header, then `rows` rows of 11 fields, kind "step" or
  * "epoch", every other field empty or a whole number as strtod reads it. */
 int csv_check(const char *csv, size_t rows, char *why, size_t cap);

@@ -13,14 +13,44 @@ int eval_result_init(eval_result *r, int classes, size_t max_misses)
     r->confusion = calloc((size_t)classes * (size_t)classes, sizeof *r->confusion);
     r->misses = calloc(max_misses + 1, sizeof *r->misses);
     r->max_misses = max_misses;
-    return r->confusion && r->misses ? 0 : -1;
+    r->kept = calloc((size_t)classes + 1, sizeof *r->kept);
+    return r->confusion && r->misses && r->kept ? 0 : -1;
 }
 
 void eval_result_free(eval_result *r)
 {
     free(r->confusion);
     free(r->misses);
+    free(r->kept);
     memset(r, 0, sizeof *r);
+}
+
+/* Once full, a miss of a class that has at least two fewer kept than the
+ * class with the most (the lowest-numbered, if several) replaces its latest
+ * kept miss, so the counts end within one of each other where the classes
+ * have enough misses. The list stays in the order the misses came. */
+static void keep_miss(eval_result *r, eval_miss m)
+{
+    if (r->n_misses < r->max_misses) {
+        r->misses[r->n_misses++] = m;
+        r->kept[m.truth]++;
+        return;
+    }
+    if (!r->max_misses)
+        return;
+    int most = 0;
+    for (int c = 1; c < r->classes; c++)
+        if (r->kept[c] > r->kept[most])
+            most = c;
+    if (r->kept[most] < r->kept[m.truth] + 2)
+        return;
+    size_t i = r->n_misses;
+    while (r->misses[--i].truth != most)
+        ;
+    memmove(r->misses + i, r->misses + i + 1, (r->n_misses - 1 - i) * sizeof *r->misses);
+    r->misses[r->n_misses - 1] = m;
+    r->kept[most]--;
+    r->kept[m.truth]++;
 }
 
 void eval_add(eval_result *r, const float *probs, const int32_t *labels,
@@ -42,8 +72,8 @@ void eval_add(eval_result *r, const float *probs, const int32_t *labels,
         r->top5 += above < 5;
         r->loss_sum += -log(p[y] > 1e-30f ? (double)p[y] : 1e-30);
         r->confusion[(size_t)y * k + best]++;
-        if (best != y && r->n_misses < r->max_misses)
-            r->misses[r->n_misses++] = (eval_miss){indices ? indices[i] : 0, y, best, p[best]};
+        if (best != y)
+            keep_miss(r, (eval_miss){indices ? indices[i] : 0, y, best, p[best]});
     }
 }
 

@@ -17,12 +17,16 @@ typedef struct eval_result {
     uint64_t *confusion;  /* classes x classes, [truth][pred] */
     double loss_sum;
     uint64_t top1, top5, n;
-    eval_miss *misses;
+    eval_miss *misses;    /* at most max_misses, spread over the true classes */
     size_t n_misses, max_misses;
+    size_t *kept;         /* classes: misses kept per true class */
     double seconds;
 } eval_result;
 
-/* Allocates the confusion matrix and room for max_misses misses. */
+/* Allocates the confusion matrix and room for max_misses misses. The
+ * misses kept are spread over the true classes as evenly as max_misses
+ * allows, each class's earliest preferred (a dataset comes in class order,
+ * so the first max_misses would all be of its first classes). */
 int eval_result_init(eval_result *r, int classes, size_t max_misses);
 void eval_result_free(eval_result *r);
 

@@ -10,6 +10,7 @@
 #include "report.h"
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* The page is built in memory and written in one go, so a failed allocation
  * only sets `oom` and later appends do nothing; the writer checks it once. */
@@ -57,5 +58,17 @@ void report_confusion(report_buf *b, const report_data *d);
 void report_per_class(report_buf *b, const report_data *d);
 void report_confused_pairs(report_buf *b, const report_data *d);
 void report_thumbs(report_buf *b, const report_data *d);
+
+/* The order the misclassified grid shows the n misses in, so that its first
+ * cells cover many classes: round-robin over the true classes, those with
+ * the most errors first in each round (ties: lower class index), and within
+ * a class the examples of its most frequent wrong prediction first (ties:
+ * lower predicted index, then path, then position in m). Error counts come
+ * from confusion (n_classes x n_classes, [truth][pred]) or, when NULL, from
+ * m itself. The same misses give the same order whatever order m lists
+ * them in, when their paths differ. order receives a permutation of 0..n-1;
+ * returns 0, or -1 when out of memory (order is then 0..n-1). Pure. */
+int report_miss_order(const report_miss *m, size_t n, int n_classes,
+                      const uint64_t *confusion, size_t *order);
 
 #endif

@@ -11,14 +11,18 @@
  *   links are followed, each folder entered once per class, so a link loop
  *   ends. Every file's header is checked at open: unreadable files, files
  *   that are not images and files over max_pixels are left out with one
- *   warning each and counted (clnet_dataset_skipped). A clnet_loader then
+ *   warning each and counted (clnet_dataset_skipped; by cause in
+ *   clnet_dataset_get_skips, which also counts the files that fail later,
+ *   in a loader). A clnet_loader then
  *   produces batches of float32 NCHW images with int32 labels in host memory
  *   that stays valid until the next call, filled by worker threads while
  *   the device computes.
  *
- *   Images are converted to the dataset's channel count by stb_image (gray
- *   to RGB by copying, RGB to gray by luma, alpha dropped, 16-bit to 8-bit)
- *   and stretched to height x width with stb_image_resize (the aspect ratio
+ *   Images are decoded by stb_image, except binary PGM/PPM, which clnet
+ *   reads itself (16-bit samples big-endian as the format says, scaled by
+ *   maxval); they are converted to the dataset's channel count (gray to RGB
+ *   by copying, RGB to gray by luma, alpha dropped, 16-bit to 8-bit) and
+ *   stretched to height x width with stb_image_resize (the aspect ratio
  *   is not kept, as torchvision's Resize((h, w)) does not).
  *
  * Example
@@ -33,7 +37,7 @@
  *   ls.batch = 64; ls.shuffle = 1; ls.augment = CLNET_AUG_FLIP;
  *   clnet_loader *ld = NULL;
  *   clnet_loader_create(ctx, train, &ls, &ld);
- *   clnet_loader_start_epoch(ld, 0);
+ *   clnet_loader_start_epoch(ld, 0, 0);   // epoch 0, from its first batch
  *   const clnet_batch *b;
  *   while (clnet_loader_next(ld, &b) == CLNET_OK && b)
  *       use(b->images, b->labels, b->n);
@@ -54,8 +58,22 @@
  *   with one warning through the context's log callback (logged from the
  *   caller's thread, in clnet_loader_next) and counted
  *   (clnet_loader_skipped); its place in the batch goes to the next readable
- *   file of the epoch's order, so batches stay full. Views made by
+ *   file of the epoch's order, so batches stay full. The dataset remembers
+ *   such a file: later loaders of it (a new one per validation, say) skip
+ *   it without reading it or warning again. Views made by
  *   clnet_dataset_split borrow the files of their parent (free them first).
+ *
+ * Skipped files
+ *   Each file left out is warned about once and counted once, at the stage
+ *   that refused it: when the folder is opened (the scan refuses what is not
+ *   a regular file; the header check the rest) or when a loader first fails
+ *   to load it. clnet_dataset_get_skips returns both, by cause, so a tool
+ *   can print one total that matches the warnings:
+ *       clnet_skip_stats sk;
+ *       clnet_dataset_get_skips(train, &sk);
+ *       if (sk.total)
+ *           printf("%zu unusable images skipped (%zu at open, %zu later)\n",
+ *                  sk.total, sk.opened, sk.loaded);
  */
 #ifndef CLNET_DATA_H
 #define CLNET_DATA_H
@@ -112,9 +130,54 @@ size_t clnet_dataset_class_count(const clnet_dataset *ds, int i);
 /* Path of file i (in dataset order) and its label (label may be NULL).
  * Borrowed; NULL when i is out of range. */
 const char *clnet_dataset_path(const clnet_dataset *ds, size_t i, int *label);
-/* Files left out by the header check when this folder was opened (0 for
- * the views of clnet_dataset_split: ask their parent). */
+/* Files left out when this folder was opened, by the scan or the header
+ * check (0 for the views of clnet_dataset_split: ask their parent). The
+ * same as clnet_dataset_get_skips's `opened`. */
 size_t clnet_dataset_skipped(const clnet_dataset *ds);
+
+/* Why a file was left out. The values are stable; new causes may be added
+ * below CLNET_SKIP_CAUSES_MAX. */
+typedef enum clnet_skip_cause {
+    CLNET_SKIP_UNREADABLE = 0,   /* cannot be opened or read: permissions, a
+                                    dangling or looping link, an I/O error */
+    CLNET_SKIP_NOT_REGULAR = 1,  /* named like an image but a fifo, a device
+                                    or a folder */
+    CLNET_SKIP_EMPTY = 2,        /* 0 bytes */
+    CLNET_SKIP_NOT_IMAGE = 3,    /* no image header clnet knows: text, random
+                                    bytes, another format */
+    CLNET_SKIP_TOO_LARGE = 4,    /* more than max_pixels (or over 2 GiB) */
+    CLNET_SKIP_CORRUPT = 5,      /* its header is fine, its data does not
+                                    decode: truncated or damaged */
+    CLNET_SKIP_CAUSES            /* the number of causes defined */
+} clnet_skip_cause;
+
+#define CLNET_SKIP_CAUSES_MAX 16
+
+/* Files left out of a dataset, each counted once, at the stage that
+ * refused it. Plain numbers: the caller owns the struct. */
+typedef struct clnet_skip_stats {
+    size_t at_open[CLNET_SKIP_CAUSES_MAX]; /* refused when the folder was
+                                              opened, by clnet_skip_cause */
+    size_t at_load[CLNET_SKIP_CAUSES_MAX]; /* failed when a loader first read
+                                              them, by cause */
+    size_t opened, loaded;       /* the sums of at_open and at_load */
+    size_t total;                /* opened + loaded */
+    size_t folders;              /* sub-folders that could not be read (a
+                                    warning each; the files inside are
+                                    unknown, so not counted above) */
+} clnet_skip_stats;
+
+/* The skipped files of the folder ds was opened from, so far: those refused
+ * at open and those that failed in any loader of ds or of a view split from
+ * the same parent (a view and its parent share one record: add it once).
+ * Once the loaders have logged their warnings (clnet_loader_next returned
+ * the batch that met the file, or clnet_loader_free), total equals the
+ * number of "skipping '...'" warnings about files. Safe while loaders run.
+ * A NULL ds gives zeros. */
+void clnet_dataset_get_skips(const clnet_dataset *ds, clnet_skip_stats *out);
+/* "unreadable", "not a regular file", "empty", "not an image", "too large",
+ * "corrupt"; "unknown" for a value out of range. Static. */
+const char *clnet_skip_cause_name(clnet_skip_cause c);
 /* The folder it was opened from (for a view, its parent's). Borrowed. */
 const char *clnet_dataset_root(const clnet_dataset *ds);
 
@@ -188,7 +251,9 @@ clnet_status clnet_loader_start_epoch(clnet_loader *ld, uint32_t epoch,
 clnet_status clnet_loader_next(clnet_loader *ld, const clnet_batch **out);
 /* Batches per epoch with the loader's settings. */
 uint64_t clnet_loader_batches(const clnet_loader *ld);
-/* Files skipped as unreadable so far (each is reported once). */
+/* Files this loader skipped as unreadable so far, those an earlier loader
+ * of the dataset reported included (each is reported once per dataset;
+ * clnet_dataset_get_skips has the dataset's totals by cause). */
 size_t clnet_loader_skipped(const clnet_loader *ld);
 /* Bytes of the decoded-image cache, 0 when the loader does not cache. */
 size_t clnet_loader_cache_bytes(const clnet_loader *ld);

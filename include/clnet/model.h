@@ -188,16 +188,19 @@ typedef struct clnet_meta {
 } clnet_meta;
 
 /* Writes parameters (PyTorch names: "conv1.weight", "bn1.running_mean"),
- * optimizer moments ("optim.*", flat), the step, the recipe, the model file
- * text and the caller's metadata to path: a temp file in the same folder,
- * fsync'd and renamed, so an interrupted save leaves the old file whole. */
+ * optimizer moments ("optim.*", flat), the step, the recipe, the running
+ * counters clnet_model_read_stats would return, the model file text and the
+ * caller's metadata to path: a temp file in the same folder, fsync'd and
+ * renamed, so an interrupted save leaves the old file whole. */
 clnet_status clnet_model_save(clnet_model *m, const char *path,
                               const clnet_meta *meta, size_t n_meta);
 
 /* Loads a checkpoint written for this model: every tensor is validated
  * (names, shapes, offsets) before any is applied, so on error the model is
  * unchanged. Restores parameters, running statistics, the recipe, optimizer
- * moments and the step, so training resumes exactly. */
+ * moments, the step and the running counters (the next read_stats returns
+ * what it would have returned without the save), so training resumes
+ * exactly. The recipe's lr is the one of the last step before the save. */
 clnet_status clnet_model_load_checkpoint(clnet_model *m, const char *path);
 
 /* Creates a model from a checkpoint alone, using the model file text stored

@@ -12,6 +12,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* What a base dataset knows of its skipped files, shared with its views
+ * (views borrow it). at_open and folders are set at open; the rest is
+ * updated by loader threads. */
+typedef struct clnet__skips {
+    size_t at_open[CLNET_SKIP_CAUSES_MAX];
+    size_t folders;
+    _Atomic size_t at_load[CLNET_SKIP_CAUSES_MAX];
+    _Atomic unsigned char *failed;  /* per base file: a loader reported it */
+} clnet__skips;
+
 struct clnet_dataset {
     clnet_dataset_settings s;
     char *root;
@@ -22,9 +32,27 @@ struct clnet_dataset {
     const char **paths;      /* own array; strings live in the base's pool */
     int32_t *labels;         /* own */
     char *pool;              /* path strings (base only; NULL in views) */
-    size_t skipped;          /* files excluded by the header check at open */
+    size_t skipped;          /* files excluded at open (scan + header check) */
+    clnet__skips *skips;     /* own (base) or the base's (views) */
+    size_t *base_index;      /* views: each file's index in the base; own */
     int is_view;             /* made by clnet_dataset_split */
 };
+
+/* ---- skips.c: why files are left out, counted once per base dataset ------ */
+
+/* The cause of a failed header check (at_open) or decode, from the status
+ * and the reason clnet__image_probe/clnet__image_decode gave (their reasons
+ * begin with fixed words: see skips.c; tests/data/test_skips.c pins them). */
+clnet_skip_cause clnet__skip_cause_of(clnet_status st, const char *why, int at_open);
+/* A record for n base files with the given counts at open; NULL when out of
+ * memory. */
+clnet__skips *clnet__skips_new(size_t n, const size_t *at_open, size_t folders);
+void clnet__skips_free(clnet__skips *sk);
+/* Whether file idx of ds has failed in a loader already. */
+int clnet__skips_known(const clnet_dataset *ds, size_t idx);
+/* Records that file idx of ds failed to load with cause c: 1 if this is the
+ * first time for the dataset (the caller reports it), else 0. */
+int clnet__skips_note(const clnet_dataset *ds, size_t idx, clnet_skip_cause c);
 
 /* ---- scan.c: the directory walk ---------------------------------------- */
 
@@ -42,11 +70,14 @@ typedef struct clnet__scan {
     int nclasses;
     clnet__file_list *files;   /* per class */
     size_t unreadable_dirs;    /* sub-folders skipped with a warning */
+    size_t refused[CLNET_SKIP_CAUSES_MAX]; /* image names the walk left out
+                                              with a warning, by cause */
 } clnet__scan;
 
 /* Lists ROOT's class folders and the image files under each. Errors: root
- * missing or unreadable, an unreadable class folder. Warnings (through ctx)
- * for unreadable sub-folders. */
+ * missing or unreadable, an unreadable class folder. Warnings (through ctx),
+ * each counted, for unreadable sub-folders and for image names that are not
+ * regular files or whose paths are too long. */
 clnet_status clnet__scan_root(clnet_ctx *ctx, const char *root,
                               clnet__scan *out);
 void clnet__scan_free(clnet__scan *sc);
@@ -119,8 +150,9 @@ clnet_status clnet__pixels_init(clnet_ctx *ctx, clnet__pixels *px,
                                 size_t budget);
 void clnet__pixels_free(clnet__pixels *px);
 /* Decoded pixels of file idx: a pointer into the cache, or into scratch
- * (item bytes). CLNET_EFORMAT/CLNET_EIO: the file is unreadable (why says
- * why; *first is 1 for the one call that found it so, which reports it).
+ * (item bytes). CLNET_EFORMAT: the file is unreadable (why says why; *first
+ * is 1 for the one call, of all the loaders of the dataset, that found it
+ * so: it was counted in the dataset's skips and the caller reports it).
  * Thread-safe. */
 clnet_status clnet__pixels_get(clnet__pixels *px, size_t idx, clnet__filebuf *buf,
                                uint8_t *scratch, const uint8_t **out, int *first,

@@ -24,6 +24,7 @@ void clnet_dataset_default_settings(clnet_dataset_settings *s)
 typedef struct failure {
     size_t item;
     char *why;
+    clnet_skip_cause cause;
 } failure;
 
 typedef struct probe_part {
@@ -86,8 +87,9 @@ static void probe_slice(void *arg, size_t begin, size_t end, int part)
         int w, h;
         const char *path = j->pool + j->work[i];
         int dir = folder_of(&f, &path);
-        j->ok[i] = clnet__image_probe(dir, path, j->max_pixels, &buf, &w, &h, why,
-                                      sizeof why) == CLNET_OK;
+        clnet_status st = clnet__image_probe(dir, path, j->max_pixels, &buf, &w, &h,
+                                             why, sizeof why);
+        j->ok[i] = st == CLNET_OK;
         if (j->ok[i])
             continue;
         if (pp->n == pp->cap) {
@@ -102,6 +104,7 @@ static void probe_slice(void *arg, size_t begin, size_t end, int part)
         }
         pp->fails[pp->n].item = i;
         pp->fails[pp->n].why = strdup(why);
+        pp->fails[pp->n].cause = clnet__skip_cause_of(st, why, 1);
         pp->n++;
     }
     if (f.fd >= 0)
@@ -110,10 +113,11 @@ static void probe_slice(void *arg, size_t begin, size_t end, int part)
 }
 
 /* Probes work[0..n) and sets ok[]; warns about each failure in file order
- * (from the calling thread, as the log callback requires). */
+ * (from the calling thread, as the log callback requires) and counts it by
+ * cause. */
 static clnet_status probe_all(clnet_ctx *ctx, const char *pool, const size_t *work,
                               size_t n, uint64_t max_pixels, uint8_t *ok,
-                              size_t *skipped)
+                              size_t *refused)
 {
     int parts = clnet__cpu_count();
     probe_part *pp = calloc((size_t)parts, sizeof *pp);
@@ -128,21 +132,21 @@ static clnet_status probe_all(clnet_ctx *ctx, const char *pool, const size_t *wo
             clnet__log(ctx, CLNET_LOG_WARN, "skipping '%s': %s",
                        pool + work[pp[p].fails[f].item],
                        pp[p].fails[f].why ? pp[p].fails[f].why : "unreadable");
+            refused[pp[p].fails[f].cause]++;
             free(pp[p].fails[f].why);
         }
         free(pp[p].fails);
     }
     free(pp);
-    for (size_t i = 0; i < n; i++)
-        *skipped += !ok[i];
     return oom ? clnet__fail(ctx, CLNET_ENOMEM, "out of memory checking images")
                : CLNET_OK;
 }
 
 /* Checks headers class by class until each class has `limit` readable files
- * (or all of them when limit is 0); keeps the readable ones in scan order. */
+ * (or all of them when limit is 0); keeps the readable ones in scan order
+ * and adds the others to sc->refused. */
 static clnet_status select_files(clnet_ctx *ctx, clnet__scan *sc, int limit,
-                                 uint64_t max_pixels, size_t *skipped)
+                                 uint64_t max_pixels)
 {
     int nc = sc->nclasses;
     size_t total = 0;
@@ -168,7 +172,7 @@ static clnet_status select_files(clnet_ctx *ctx, clnet__scan *sc, int limit,
         }
         if (n == 0)
             break;
-        st = probe_all(ctx, sc->pool, work, n, max_pixels, ok, skipped);
+        st = probe_all(ctx, sc->pool, work, n, max_pixels, ok, sc->refused);
         /* Readable files move to the front of each class's list, in order,
          * as the list is consumed: kept[c] <= next[c] always. */
         for (size_t i = 0; i < n && st == CLNET_OK; i++) {
@@ -274,7 +278,7 @@ static clnet_status check_same_classes(clnet_ctx *ctx, const char *root,
 
 static clnet_status build(clnet_ctx *ctx, const char *root,
                           const clnet_dataset_settings *s, clnet__scan *sc,
-                          size_t skipped, clnet_dataset **out)
+                          clnet_dataset **out)
 {
     clnet_dataset *ds = calloc(1, sizeof *ds);
     size_t n = 0;
@@ -286,8 +290,10 @@ static clnet_status build(clnet_ctx *ctx, const char *root,
         ds->class_counts = calloc((size_t)sc->nclasses, sizeof *ds->class_counts);
         ds->paths = malloc((n ? n : 1) * sizeof *ds->paths);
         ds->labels = malloc((n ? n : 1) * sizeof *ds->labels);
+        ds->skips = clnet__skips_new(n, sc->refused, sc->unreadable_dirs);
     }
-    if (!ds || !ds->root || !ds->class_counts || !ds->paths || !ds->labels) {
+    if (!ds || !ds->root || !ds->class_counts || !ds->paths || !ds->labels ||
+        !ds->skips) {
         clnet_dataset_free(ds);
         return clnet__fail(ctx, CLNET_ENOMEM, "out of memory opening '%s'", root);
     }
@@ -301,7 +307,8 @@ static clnet_status build(clnet_ctx *ctx, const char *root,
     }
     ds->n = n;
     ds->nclasses = sc->nclasses;
-    ds->skipped = skipped;
+    for (int c = 0; c < CLNET_SKIP_CAUSES_MAX; c++)
+        ds->skipped += sc->refused[c];
     /* The dataset takes the pool and the class names. */
     ds->pool = sc->pool;
     ds->class_names = sc->class_names;
@@ -330,9 +337,8 @@ static clnet_status open_impl(clnet_ctx *ctx, const char *root,
         st = check_same_classes(ctx, root, &sc, like);
     if (st == CLNET_OK)
         st = check_layout(ctx, root, &sc);
-    size_t skipped = 0;
     if (st == CLNET_OK)
-        st = select_files(ctx, &sc, s->limit_per_class, s->max_pixels, &skipped);
+        st = select_files(ctx, &sc, s->limit_per_class, s->max_pixels);
     for (int c = 0; c < sc.nclasses && st == CLNET_OK; c++)
         if (sc.files[c].n == 0)
             st = clnet__fail(ctx, CLNET_EFORMAT,
@@ -340,7 +346,7 @@ static clnet_status open_impl(clnet_ctx *ctx, const char *root,
                              "readable (each was reported above)",
                              root, sc.class_names[c]);
     if (st == CLNET_OK)
-        st = build(ctx, root, s, &sc, skipped, out);
+        st = build(ctx, root, s, &sc, out);
     clnet__scan_free(&sc);
     return st;
 }
@@ -369,7 +375,9 @@ void clnet_dataset_free(clnet_dataset *ds)
             free(ds->class_names[c]);
         free(ds->class_names);
         free(ds->pool);
+        clnet__skips_free(ds->skips);
     }
+    free(ds->base_index);
     free(ds->root);
     free(ds->class_counts);
     free(ds->paths);

@@ -8,9 +8,10 @@
  * any number of threads, and clnet_loader_start_epoch(e, k) resumes exactly.
  *
  * A file that fails to decode (the header check at open passed, the data is
- * bad) is reported once, counted, and its place in the batch taken by the
- * next readable file of the epoch's order, so batches stay full and still do
- * not depend on timing. Warnings are queued by the workers and logged from
+ * bad) is reported once, counted (in the dataset's skips too, so a later
+ * loader of the dataset skips it silently: pixels.c), and its place in the
+ * batch taken by the next readable file of the epoch's order, so batches
+ * stay full and still do not depend on timing. Warnings are queued by the workers and logged from
  * the consumer's thread, as the log callback's contract says. */
 #include "data/data_impl.h"
 

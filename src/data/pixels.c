@@ -87,6 +87,13 @@ clnet_status clnet__pixels_get(clnet__pixels *px, size_t idx, clnet__filebuf *bu
         why[0] = '\0';
         return CLNET_EFORMAT;
     }
+    if (clnet__skips_known(px->ds, idx)) {
+        /* An earlier loader of the dataset reported it: skip it unread and
+         * unreported (*first stays 0). */
+        int unused;
+        why[0] = '\0';
+        return mark_bad(px, idx, EMPTY, &unused);
+    }
     /* One worker decodes straight into the cache; another that wants the
      * same file meanwhile (a substitute, see loader.c) uses its scratch. */
     uint8_t *dst = scratch;
@@ -100,8 +107,13 @@ clnet_status clnet__pixels_get(clnet__pixels *px, size_t idx, clnet__filebuf *bu
     }
     clnet_status st = clnet__image_decode(px->ds->paths[idx], &px->ds->s, buf, dst,
                                           why, whylen);
-    if (st == CLNET_EFORMAT || st == CLNET_EIO)
-        return mark_bad(px, idx, from, first);
+    if (st == CLNET_EFORMAT || st == CLNET_EIO) {
+        mark_bad(px, idx, from, first);
+        /* Reported by the first loader of the dataset that meets it. */
+        if (*first)
+            *first = clnet__skips_note(px->ds, idx, clnet__skip_cause_of(st, why, 0));
+        return CLNET_EFORMAT;
+    }
     if (st != CLNET_OK) {
         if (from == LOADING) /* out of memory: let a later try decode it */
             atomic_store(&px->state[idx], EMPTY);

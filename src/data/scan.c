@@ -214,8 +214,21 @@ static int walk_dir(walk *w, const char *dir)
             continue; /* hidden, and "." / ".." */
         size_t nlen = strlen(e->d_name);
         if (dlen + 1 + nlen + 1 > sizeof path) {
-            clnet__log(w->ctx, CLNET_LOG_WARN, "skipping '%s/%s': path too long",
-                       dir, e->d_name);
+            /* Counted as what it would have been: an image file, or else
+             * a folder, or what may be one (no stat without the path).
+             * Other files are ignored anyway. */
+            int image = clnet__is_image_name(e->d_name);
+#ifdef DT_DIR
+            if (!image && e->d_type != DT_DIR && e->d_type != DT_LNK &&
+                e->d_type != DT_UNKNOWN)
+                continue;
+#endif
+            clnet__log(w->ctx, CLNET_LOG_WARN, "skipping %s'%s/%s': path too long",
+                       image ? "" : "folder ", dir, e->d_name);
+            if (image)
+                w->sc->refused[CLNET_SKIP_UNREADABLE]++;
+            else
+                w->sc->unreadable_dirs++;
             continue;
         }
         memcpy(path, dir, dlen);
@@ -229,6 +242,7 @@ static int walk_dir(walk *w, const char *dir)
             /* A fifo would block the reader; a device would not end. */
             clnet__log(w->ctx, CLNET_LOG_WARN, "skipping '%s': not a regular file",
                        path);
+            w->sc->refused[CLNET_SKIP_NOT_REGULAR]++;
         } else if ((kind == KIND_FILE || kind == KIND_BROKEN) &&
                    clnet__is_image_name(e->d_name)) {
             /* A dangling link named like an image is listed: the header

@@ -18,11 +18,13 @@ static clnet_dataset *view_of(const clnet_dataset *ds, size_t n)
     v->is_view = 1;
     v->nclasses = ds->nclasses;
     v->class_names = ds->class_names;
+    v->skips = ds->skips; /* one record per folder: a file is counted once */
     v->root = strdup(ds->root);
     v->class_counts = calloc((size_t)ds->nclasses, sizeof *v->class_counts);
     v->paths = malloc((n ? n : 1) * sizeof *v->paths);
     v->labels = malloc((n ? n : 1) * sizeof *v->labels);
-    if (!v->root || !v->class_counts || !v->paths || !v->labels) {
+    v->base_index = malloc((n ? n : 1) * sizeof *v->base_index);
+    if (!v->root || !v->class_counts || !v->paths || !v->labels || !v->base_index) {
         clnet_dataset_free(v);
         return NULL;
     }
@@ -33,6 +35,7 @@ static void view_add(clnet_dataset *v, const clnet_dataset *ds, size_t i)
 {
     v->paths[v->n] = ds->paths[i];
     v->labels[v->n] = ds->labels[i];
+    v->base_index[v->n] = ds->base_index ? ds->base_index[i] : i;
     v->class_counts[ds->labels[i]]++;
     v->n++;
 }

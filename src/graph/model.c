@@ -148,6 +148,25 @@ clnet_status clnet_model_load(clnet_ctx *ctx, const char *cfg_path,
     return st;
 }
 
+/* The metadata of the last checkpoint loaded belongs to the model (so that
+ * freeing a model needs nothing from src/train): checkpoint.c fills it. */
+void clnet__model_meta_clear(clnet_model *m)
+{
+    for (size_t i = 0; i < 2 * m->n_meta; i++)
+        free(m->meta[i]);
+    free(m->meta);
+    m->meta = NULL;
+    m->n_meta = 0;
+}
+
+const char *clnet_model_meta(const clnet_model *m, const char *key)
+{
+    for (size_t i = 0; m && key && i < m->n_meta; i++)
+        if (strcmp(m->meta[2 * i], key) == 0)
+            return m->meta[2 * i + 1];
+    return NULL;
+}
+
 void clnet_model_free(clnet_model *m)
 {
     if (!m)

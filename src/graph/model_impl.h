@@ -42,6 +42,7 @@ void clnet__model_optim_free(clnet_model *m);
 size_t clnet__model_optim_bytes(const clnet_model *m);
 /* Enqueues one optimizer update of all parameters (one launch). */
 clnet_status clnet__model_optim_step(clnet_model *m);
+/* Frees the metadata of the last checkpoint loaded (model.c). */
 void clnet__model_meta_clear(clnet_model *m);
 /* Refuses (CLNET_ENOMEM, with the bytes needed, the bytes the device has
  * and a batch size that fits) a description that cannot fit the device

@@ -1,9 +1,11 @@
 /* Model checkpoints in safetensors: parameters, running statistics and
- * optimizer moments as float32 tensors; step, seed, recipe, the model file
- * text and the caller's key/values in __metadata__. One file resumes a run. */
+ * optimizer moments as float32 tensors; step, seed, recipe, the running loss
+ * counters, the model file text and the caller's key/values in __metadata__.
+ * One file resumes a run. */
 #include "graph/model_impl.h"
 
 #include "core/core.h"
+#include "ops/loss.h"
 #include "train/optim.h"
 #include "train/safetensors.h"
 
@@ -14,23 +16,6 @@
 #define CKPT_FORMAT "clnet-checkpoint/1"
 
 static const char *const optim_names[] = {"sgd", "adam", "adamw"};
-
-void clnet__model_meta_clear(clnet_model *m)
-{
-    for (size_t i = 0; i < 2 * m->n_meta; i++)
-        free(m->meta[i]);
-    free(m->meta);
-    m->meta = NULL;
-    m->n_meta = 0;
-}
-
-const char *clnet_model_meta(const clnet_model *m, const char *key)
-{
-    for (size_t i = 0; m && key && i < m->n_meta; i++)
-        if (strcmp(m->meta[2 * i], key) == 0)
-            return m->meta[2 * i + 1];
-    return NULL;
-}
 
 /* Host copies of the three flat buffers and the optimizer moments. */
 typedef struct host_state {
@@ -89,11 +74,17 @@ clnet_status clnet_model_save(clnet_model *m, const char *path,
         st = clnet__buf_read(ctx, g->state_buf, 0, g->state_count * sizeof(float), h.state);
     for (size_t i = 0; i < h.n_moments && st == CLNET_OK; i++)
         st = clnet__buf_read(ctx, h.ost[i].buf, 0, h.ost[i].n * sizeof(float), h.moment[i]);
+    /* The counters since the caller's last read_stats reset: a run saved
+     * between two reads reads the same sums after a resume. */
+    float counters[CLNET__STAT_COUNT] = {0};
+    if (st == CLNET_OK)
+        st = clnet__buf_read(ctx, g->stats.buf, g->stats.off * sizeof(float),
+                             sizeof counters, counters);
 
     size_t nt = (size_t)g->n_params + (size_t)g->n_state + h.n_moments;
     clnet__st_tensor *t = calloc(nt + 1, sizeof *t);
     clnet__st_meta *kv = calloc(n_meta + 16, sizeof *kv);
-    char num[12][64];
+    char num[12][64], stats[4 * 24];
     if (st == CLNET_OK && (!t || !kv))
         st = clnet__fail(ctx, CLNET_ENOMEM, "out of host memory");
     if (st == CLNET_OK) {
@@ -134,6 +125,11 @@ clnet_status clnet_model_save(clnet_model *m, const char *path,
             kv[q++] = (clnet__st_meta){keys[i], num[2 + i]};
         }
         kv[q++] = (clnet__st_meta){"train.nesterov", r->nesterov ? "1" : "0"};
+        size_t len = 0;
+        for (int i = 0; i < CLNET__STAT_COUNT; i++)
+            len += (size_t)snprintf(stats + len, sizeof stats - len, "%s%.9g", i ? "," : "",
+                                    (double)counters[i]);
+        kv[q++] = (clnet__st_meta){"train.counters", stats};
         for (size_t i = 0; i < n_meta; i++)
             kv[q++] = (clnet__st_meta){meta[i].key, meta[i].value};
         st = clnet__st_write(ctx, path, t, nt, kv, q);
@@ -239,12 +235,24 @@ clnet_status clnet_model_load_checkpoint(clnet_model *m, const char *path)
     }
     const char *step = clnet__st_meta_get(f, "train.step");
     const char *seed = clnet__st_meta_get(f, "train.seed");
+    /* The running counters, then zeros over the non-finite record (a saved
+     * run had none). Absent or malformed: zeros. */
+    float counters[CLNET__STAT_COUNT + CLNET__NONFINITE_FLOATS] = {0};
+    const char *cs = clnet__st_meta_get(f, "train.counters");
+    for (int i = 0; cs && *cs && i < CLNET__STAT_COUNT; i++) {
+        char *end;
+        counters[i] = strtof(cs, &end);
+        cs = *end == ',' ? end + 1 : end;
+    }
     if (st == CLNET_OK)
         st = keep_meta(m, f);
     if (st == CLNET_OK && g->params_count)
         st = clnet__buf_write(ctx, g->params_buf, 0, g->params_count * sizeof(float), h.params);
     if (st == CLNET_OK && g->state_count)
         st = clnet__buf_write(ctx, g->state_buf, 0, g->state_count * sizeof(float), h.state);
+    if (st == CLNET_OK)
+        st = clnet__buf_write(ctx, g->stats.buf, g->stats.off * sizeof(float),
+                              sizeof counters, counters);
     if (st == CLNET_OK && m->settings.training) {
         /* The optimizer must be the file's before its moments load. */
         st = clnet_model_set_train_settings(m, &recipe);

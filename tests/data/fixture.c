@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <stb_image_write.h>
 #include <zlib.h>
@@ -279,4 +281,22 @@ clnet_dataset_settings fx_settings(int c, int h, int w)
     s.height = h;
     s.width = w;
     return s;
+}
+
+int fx_as_user(int (*check)(void))
+{
+    if (geteuid() != 0)
+        return check();
+    fflush(NULL);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        if (setgid(65534) != 0 || setuid(65534) != 0)
+            _exit(100);
+        _exit(check());
+    }
+    int status = 0;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert(WIFEXITED(status));
+    return WEXITSTATUS(status);
 }

@@ -59,4 +59,9 @@ void fx_png_header_only(const char *path, uint32_t w, uint32_t h);
 /* Dataset settings for gray h x w images. */
 clnet_dataset_settings fx_settings(int c, int h, int w);
 
+/* Runs check() as the user "nobody" in a child when the tests run as root
+ * (root reads every folder, so permission faults need another user), else
+ * here. Returns check()'s result (0 = it holds); 100: cannot become nobody. */
+int fx_as_user(int (*check)(void));
+
 #endif

@@ -59,11 +59,18 @@ START_TEST(special_files_named_like_images)
     ck_assert_uint_eq(clnet_dataset_class_count(ds, 0), 2);
     ck_assert_uint_eq(clnet_dataset_class_count(ds, 1), 1);
     /* The fifo, the link to it and /dev/zero are not regular files: a
-     * warning each. The looping links are listed, then refused by the
-     * header check with the system's reason. */
+     * warning each from the scan. The looping links are listed, then
+     * refused by the header check with the system's reason. All six are
+     * counted, each once, by cause. */
     ck_assert_int_eq(fx_log_count("not a regular file"), 3);
     ck_assert_int_eq(fx_log_count("Too many levels of symbolic links"), 3);
-    ck_assert_uint_eq(clnet_dataset_skipped(ds), 3);
+    ck_assert_uint_eq(clnet_dataset_skipped(ds), 6);
+    clnet_skip_stats sk;
+    clnet_dataset_get_skips(ds, &sk);
+    ck_assert_uint_eq(sk.at_open[CLNET_SKIP_NOT_REGULAR], 3);
+    ck_assert_uint_eq(sk.at_open[CLNET_SKIP_UNREADABLE], 3);
+    ck_assert_uint_eq(sk.opened, 6);
+    ck_assert_uint_eq(sk.total, 6);
     clnet_dataset_free(ds);
 }
 END_TEST
@@ -100,6 +107,12 @@ START_TEST(files_replaced_after_open)
         ck_assert_int_eq(images, 12); /* full batches: substitutes */
     }
     ck_assert_uint_eq(clnet_loader_skipped(ld), 4);
+    clnet_skip_stats sk;
+    clnet_dataset_get_skips(ds, &sk);
+    ck_assert_uint_eq(sk.at_load[CLNET_SKIP_NOT_REGULAR], 3);
+    ck_assert_uint_eq(sk.at_load[CLNET_SKIP_UNREADABLE], 1);
+    ck_assert_uint_eq(sk.loaded, 4);
+    ck_assert_uint_eq(sk.total, 4);
     ck_assert_int_eq(fx_log_count("1.png': not a regular file"), 1);
     ck_assert_int_eq(fx_log_count("2.png': not a regular file"), 1);
     ck_assert_int_eq(fx_log_count("3.png': cannot open: No such file"), 1);

@@ -258,26 +258,6 @@ START_TEST(link_loops_end)
 }
 END_TEST
 
-/* Unreadable folders and files: checked as the user "nobody" when the
- * tests run as fx_root (fx_root reads everything). Each check returns 0 when it
- * holds, and runs in a child process as nobody, or here otherwise. */
-static int as_user(int (*check)(void))
-{
-    if (geteuid() != 0)
-        return check();
-    fflush(NULL);
-    pid_t pid = fork();
-    ck_assert_int_ge(pid, 0);
-    if (pid == 0) {
-        if (setgid(65534) != 0 || setuid(65534) != 0)
-            _exit(100);
-        _exit(check());
-    }
-    int status = 0;
-    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
-    ck_assert(WIFEXITED(status));
-    return WEXITSTATUS(status);
-}
 
 static int open_skips_locked(void)
 {
@@ -321,17 +301,17 @@ START_TEST(unreadable_folders)
     ck_assert_int_eq(chmod(locked, 0), 0);
     ck_assert_int_eq(chmod(file, 0), 0);
     ck_assert_int_eq(chmod(fx_root, 0755), 0); /* mkdtemp made it 0700 */
-    int r = as_user(open_skips_locked);
+    int r = fx_as_user(open_skips_locked);
     if (r == 100) {
         fprintf(stderr, "unreadable_folders: cannot become nobody; not checked\n");
         return;
     }
     ck_assert_int_eq(r, 0);
     ck_assert_int_eq(chmod(b, 0), 0);
-    ck_assert_int_eq(as_user(open_fails_on_class), 0);
+    ck_assert_int_eq(fx_as_user(open_fails_on_class), 0);
     ck_assert_int_eq(chmod(b, 0755), 0);
     ck_assert_int_eq(chmod(fx_root, 0), 0);
-    ck_assert_int_eq(as_user(open_fails_on_root), 0);
+    ck_assert_int_eq(fx_as_user(open_fails_on_root), 0);
     ck_assert_int_eq(chmod(fx_root, 0700), 0);
 }
 END_TEST

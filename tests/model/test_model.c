@@ -197,7 +197,8 @@ static int files_equal(const char *a, const char *b)
 }
 
 /* N steps, save, load into a fresh model, M steps == N + M steps, bit for
- * bit: both final checkpoints are byte-identical files. */
+ * bit: both final checkpoints are byte-identical files, and the loss
+ * counters (never read, so they span the save) are the same sums. */
 static void exact_resume(const char *optimizer)
 {
     enum { B = 16 };
@@ -239,6 +240,13 @@ static void exact_resume(const char *optimizer)
     ck_assert_int_eq(clnet_model_save(m2, b, NULL, 0), CLNET_OK);
     ck_assert_msg(files_equal(a, b), "%s: resumed run differs from the uninterrupted one",
                   optimizer);
+    clnet_stats s1, s2;
+    ck_assert_int_eq(clnet_model_read_stats(m1, &s1, 1), CLNET_OK);
+    ck_assert_int_eq(clnet_model_read_stats(m2, &s2, 1), CLNET_OK);
+    ck_assert(s1.samples == 4 * B && s2.samples == s1.samples);
+    ck_assert_msg(s1.loss_sum == s2.loss_sum && s1.correct == s2.correct,
+                  "%s: counters %.9g/%g after a resume, %.9g/%g without", optimizer,
+                  s2.loss_sum, s2.correct, s1.loss_sum, s1.correct);
     clnet_model_free(m1);
     clnet_model_free(m2);
     unlink(mid);

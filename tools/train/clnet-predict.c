@@ -6,6 +6,7 @@
 #include "clnet/data.h"
 #include "classnames.h"
 #include "eval.h"
+#include "skips.h"
 
 #include <cJSON.h>
 #include <dirent.h>
@@ -207,6 +208,12 @@ static int evaluate_tree(predict *p, const char *dir)
         printf("%s: %llu images, accuracy %.2f%%, top-5 %.2f%%, mean loss %.4f\n", dir,
                (unsigned long long)r.n, 100.0 * r.top1 / r.n, 100.0 * r.top5 / r.n,
                r.loss_sum / r.n);
+        /* The files the warnings named, left out of those numbers. */
+        clnet_skip_stats sk;
+        char skipped[1024];
+        clnet_dataset_get_skips(d, &sk);
+        if (*skips_describe(&sk, skipped, sizeof skipped))
+            printf("%s: %s\n", dir, skipped);
         if (k <= 30) {
             printf("confusion matrix (rows: true class, columns: predicted)\n%14s", "");
             for (int c = 0; c < k; c++)

@@ -1,6 +1,7 @@
 #include "opts.h"
 
 #include "clnet/clnet.h"
+#include "clnet/data.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -8,9 +9,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static const char usage[] =
     "usage: clnet-train [options] MODEL.cfg DATA_DIR\n"
+    "       clnet-train --resume RUN/last.safetensors [options] [DATA_DIR]\n"
     "\n"
     "Trains MODEL.cfg on DATA_DIR, a folder with one subfolder of images per\n"
     "class. If DATA_DIR holds train/ and test/ (or val/) folders, those are\n"
@@ -48,8 +51,12 @@ static const char usage[] =
     "  --deterministic       bit-reproducible run (clnet's default: no atomics,\n"
     "                        fixed loader order; the flag documents the intent)\n"
     "  --out DIR             run directory (runs/MODEL-TIMESTAMP)\n"
-    "  --resume CHECKPOINT   continue a run from its last.safetensors\n"
-    "  --log-every N         steps between progress updates (20)\n"
+    "  --resume CHECKPOINT   continue a run from its last.safetensors (below)\n"
+    "  --log-every N         steps between progress updates and metrics.csv\n"
+    "                        rows (20)\n"
+    "  --save-every N        also save last.safetensors within an epoch, at the\n"
+    "                        first progress update N or more steps after the\n"
+    "                        last save (0: at the end of each epoch only)\n"
     "  --max-steps N         stop each epoch after N steps (benchmarks)\n"
     "  --bench               also print 'bench:' lines: start-up phases, time\n"
     "                        from process start to the first step done, steady\n"
@@ -57,11 +64,46 @@ static const char usage[] =
     "  -q, -v                quieter, more verbose\n"
     "  -h, --help, --version\n";
 
+static const char resume_help[] =
+    "\n"
+    "Resume: --resume RUN/last.safetensors alone continues a run exactly where\n"
+    "the checkpoint left it (bit-identical to a run never stopped, on the same\n"
+    "device). A checkpoint is written at the end of every epoch, every\n"
+    "--save-every steps, and on Ctrl-C or SIGTERM (after the step in flight);\n"
+    "after a kill the run continues from the last one, and metrics.csv rows\n"
+    "past it are dropped. The checkpoint restores the model file, parameters,\n"
+    "running statistics, optimizer moments, the step, the position in the\n"
+    "epoch, the running loss sums, the best score, the data folders, the\n"
+    "number of epochs and every flag the result depends on:\n"
+    "  --batch --lr --optimizer --momentum --nesterov --weight-decay --schedule\n"
+    "  --warmup --step-epochs --gamma --label-smoothing --clip-norm --augment\n"
+    "  --init --seed --limit --val-split --mean --std --max-steps, and whether\n"
+    "  validation came from --val, --val-split or DATA_DIR/test.\n"
+    "Given on resume, one of those flags with the checkpoint's value is\n"
+    "accepted, and with another value refused (exit 2, naming the checkpoint's\n"
+    "value): a changed recipe is a new run. So is MODEL.cfg unless its text is\n"
+    "the checkpoint's. These are applied on resume:\n"
+    "  DATA_DIR, --val DIR   the run's images moved elsewhere (their count and\n"
+    "                        class names must be the run's)\n"
+    "  --epochs N            end after epoch N instead (a cosine or onecycle\n"
+    "                        schedule spans the whole run: the remaining\n"
+    "                        learning rates change, and a warning says the run\n"
+    "                        no longer matches the one it continues)\n"
+    "  --out DIR             continue into DIR (metrics.csv's rows so far are\n"
+    "                        read from the checkpoint's folder)\n"
+    "  --device X            another device: applied with a warning (results\n"
+    "                        are bit-identical on the same device only)\n"
+    "  --log-every N         metrics.csv's rows from here on come every N steps\n"
+    "  --save-every N, --threads N, --cache-images MODE, --deterministic, --bench,\n"
+    "  -q, -v                change nothing in the result\n"
+    "Left out, --log-every, --save-every, --threads and --cache-images are the\n"
+    "run's too.\n";
+
 enum {
     O_EPOCHS = 256, O_BATCH, O_LR, O_OPT, O_MOM, O_NEST, O_WD, O_SCHED,
     O_WARMUP, O_STEPE, O_GAMMA, O_LS, O_CLIP, O_AUG, O_INIT, O_VAL, O_VALSPLIT,
     O_LIMIT, O_THREADS, O_CACHE, O_MEAN, O_STD, O_DEVICE, O_SEED, O_DET, O_OUT,
-    O_RESUME, O_LOGEVERY, O_MAXSTEPS, O_BENCH, O_VERSION
+    O_RESUME, O_LOGEVERY, O_SAVEEVERY, O_MAXSTEPS, O_BENCH, O_VERSION
 };
 
 static const struct option longopts[] = {
@@ -77,7 +119,8 @@ static const struct option longopts[] = {
     {"mean", 1, 0, O_MEAN}, {"std", 1, 0, O_STD}, {"device", 1, 0, O_DEVICE},
     {"seed", 1, 0, O_SEED}, {"deterministic", 0, 0, O_DET},
     {"out", 1, 0, O_OUT}, {"resume", 1, 0, O_RESUME},
-    {"log-every", 1, 0, O_LOGEVERY}, {"max-steps", 1, 0, O_MAXSTEPS},
+    {"log-every", 1, 0, O_LOGEVERY}, {"save-every", 1, 0, O_SAVEEVERY},
+    {"max-steps", 1, 0, O_MAXSTEPS},
     {"bench", 0, 0, O_BENCH}, {"help", 0, 0, 'h'},
     {"version", 0, 0, O_VERSION}, {0, 0, 0, 0},
 };
@@ -135,9 +178,8 @@ int train_opts_parse(int argc, char **argv, train_opts *o)
     o->gamma = o->val_split = -1;
     o->nesterov = -1;
     o->seed = 1;
-    o->log_every = 20;
+    o->save_every = -1; /* log_every 0: unset (20); save_every -1: unset (0) */
     o->verbosity = 1;
-    o->cache_images = "auto";
     int c, rc = 0;
     optind = 1;
     while (rc == 0 && (c = getopt_long(argc, argv, "hqv", longopts, NULL)) != -1) {
@@ -179,11 +221,15 @@ int train_opts_parse(int argc, char **argv, train_opts *o)
         case O_OUT: o->out_dir = a; break;
         case O_RESUME: o->resume = a; break;
         case O_LOGEVERY: rc = get_int("log-every", a, 1, 1 << 30, &o->log_every); break;
+        case O_SAVEEVERY: rc = get_int("save-every", a, 0, 1 << 30, &o->save_every); break;
         case O_MAXSTEPS: rc = get_int("max-steps", a, 1, 1 << 30, &o->max_steps); break;
         case O_BENCH: o->bench = 1; break;
         case 'q': o->verbosity = 0; break;
         case 'v': o->verbosity++; break;
-        case 'h': fputs(usage, stdout); return 1;
+        case 'h':
+            fputs(usage, stdout);
+            fputs(resume_help, stdout);
+            return 1;
         case O_VERSION: printf("clnet-train %s\n", clnet_version()); return 1;
         default: fputs(usage, stderr); return 2;
         }
@@ -194,12 +240,56 @@ int train_opts_parse(int argc, char **argv, train_opts *o)
         fprintf(stderr, "clnet-train: --val and --val-split exclude each other\n");
         return 2;
     }
-    if (argc - optind != 2) {
-        fprintf(stderr, "clnet-train: expected MODEL.cfg and DATA_DIR (got %d "
-                        "arguments)\n%s", argc - optind, usage);
+    int n = argc - optind;
+    if (o->resume && n == 1) {
+        /* The checkpoint has the model; one argument is the data, moved. */
+        struct stat st;
+        if (stat(argv[optind], &st) == 0 && S_ISDIR(st.st_mode))
+            o->data_dir = argv[optind];
+        else
+            o->model_path = argv[optind];
+        return 0;
+    }
+    if (n != 2 && !(o->resume && n == 0)) {
+        fprintf(stderr, "clnet-train: expected MODEL.cfg and DATA_DIR%s (got %d "
+                        "arguments)\n%s", o->resume ? ", or neither with --resume" : "",
+                n, usage);
         return 2;
     }
-    o->model_path = argv[optind];
-    o->data_dir = argv[optind + 1];
+    if (n == 2) {
+        o->model_path = argv[optind];
+        o->data_dir = argv[optind + 1];
+    }
     return 0;
+}
+
+int augment_parse(const char *list, unsigned *out)
+{
+    char buf[128];
+    snprintf(buf, sizeof buf, "%s", list ? list : "");
+    *out = 0;
+    char *save = NULL;
+    for (char *tok = strtok_r(buf, ", ", &save); tok; tok = strtok_r(NULL, ", ", &save)) {
+        if (strcmp(tok, "flip") == 0)
+            *out |= CLNET_AUG_FLIP;
+        else if (strcmp(tok, "crop") == 0)
+            *out |= CLNET_AUG_CROP;
+        else if (strcmp(tok, "resized-crop") == 0 || strcmp(tok, "resized_crop") == 0)
+            *out |= CLNET_AUG_RESIZED_CROP;
+        else if (strcmp(tok, "none") != 0) {
+            fprintf(stderr, "clnet-train: --augment: unknown '%s' (flip, crop, "
+                            "resized-crop, none)\n", tok);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+const char *augment_names(unsigned flags, char *buf, size_t cap)
+{
+    snprintf(buf, cap, "%s%s%s%s", flags & CLNET_AUG_FLIP ? ",flip" : "",
+             flags & CLNET_AUG_CROP ? ",crop" : "",
+             flags & CLNET_AUG_RESIZED_CROP ? ",resized-crop" : "", flags ? "" : ",none");
+    memmove(buf, buf + 1, strlen(buf));
+    return buf;
 }

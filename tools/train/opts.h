@@ -1,13 +1,16 @@
 /* clnet-train's command line: every flag, its default, and --help. Flags
  * override the model file's [train] section, which overrides built-ins;
- * a value left unset here is negative (numbers) or NULL/"" (strings). */
+ * a value left unset here is negative (numbers) or NULL/"" (strings).
+ * With --resume, resume.c fills what the flags leave unset from the
+ * checkpoint and refuses flags that contradict it. */
 #ifndef CLNET_TOOLS_TRAIN_OPTS_H
 #define CLNET_TOOLS_TRAIN_OPTS_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 typedef struct train_opts {
-    const char *model_path, *data_dir;
+    const char *model_path, *data_dir; /* NULL: from --resume's checkpoint */
     int epochs, batch;
     float lr, momentum, weight_decay, label_smoothing, clip_norm, gamma;
     int nesterov;                 /* -1 unset */
@@ -25,10 +28,14 @@ typedef struct train_opts {
     const char *out_dir;
     const char *resume;
     int limit;                    /* per class; 0 all */
-    const char *cache_images;     /* auto | on | off */
+    const char *cache_images;     /* auto | on | off; NULL unset (auto) */
     const char *mean, *std;       /* "0.5,0.5,0.5" */
     const char *init;
-    int log_every;                /* steps between progress reads */
+    int log_every;                /* steps between progress reads; 0 unset
+                                     (20, or the resumed run's) */
+    int save_every;               /* steps between mid-epoch checkpoints;
+                                     0: at the end of each epoch only; -1
+                                     unset (0, or the resumed run's) */
     int verbosity;                /* 0 -q, 1 default, 2 -v */
     int max_steps;                /* per epoch; 0: the whole epoch */
     int bench;                    /* print 'bench:' timing lines */
@@ -37,5 +44,11 @@ typedef struct train_opts {
 /* Parses argv. Returns 0 to run, 1 when it printed --help/--version (exit 0),
  * 2 on a usage error (message printed; exit 2). */
 int train_opts_parse(int argc, char **argv, train_opts *o);
+
+/* --augment's list ("flip,crop", "none", NULL) as CLNET_AUG_* flags; -1
+ * after printing the unknown name. */
+int augment_parse(const char *list, unsigned *out);
+/* The flags as a list ("flip,crop"; "none" for 0) in buf. */
+const char *augment_names(unsigned flags, char *buf, size_t cap);
 
 #endif

@@ -113,11 +113,41 @@ static void csv_epoch(report_buf *b, const report_epoch *e)
     report_buf_puts(b, "\n");
 }
 
+static const char CSV_HEADER[] =
+    "kind,epoch,step,loss,acc,lr,val_loss,val_top1,val_top5,seconds,images_per_s\n";
+
+static int csv_copy(char *buf, size_t cap, report_buf *b)
+{
+    int n = !b->oom && b->len < cap ? (int)b->len : -1;
+    if (n >= 0) {
+        memcpy(buf, b->p, b->len);
+        buf[b->len] = '\0';
+    }
+    report_buf_free(b);
+    return n;
+}
+
+int report_csv_header(char *buf, size_t cap)
+{
+    report_buf b = {0};
+    report_buf_puts(&b, CSV_HEADER);
+    return csv_copy(buf, cap, &b);
+}
+
+int report_csv_row(char *buf, size_t cap, const report_point *p, const report_epoch *e)
+{
+    report_buf b = {0};
+    if (p)
+        csv_point(&b, p);
+    else if (e)
+        csv_epoch(&b, e);
+    return csv_copy(buf, cap, &b);
+}
+
 /* Rows in the order they happened: an epoch's step points, then its row. */
 static void metrics_csv(report_buf *b, const report_data *d)
 {
-    report_buf_puts(b, "kind,epoch,step,loss,acc,lr,val_loss,val_top1,val_top5,seconds,"
-                       "images_per_s\n");
+    report_buf_puts(b, CSV_HEADER);
     size_t p = 0;
     for (size_t e = 0; e < d->n_epochs; e++) {
         for (; p < d->n_points && !(d->points[p].epoch_f > d->epochs[e].epoch); p++)
@@ -196,6 +226,11 @@ static void summary(report_buf *b, const report_data *d)
     snprintf(v, sizeof v, "%d", d->n_classes);
     summary_item(b, "classes", v);
     report_buf_puts(b, "</dl>\n");
+    if (d->skipped && *d->skipped) {
+        report_buf_puts(b, "<p class=\"note\">");
+        report_buf_html(b, d->skipped);
+        report_buf_puts(b, ". The run's warnings name each file.</p>\n");
+    }
 }
 
 /* Negative validation values mean "none"; the charts skip NaN. */
@@ -274,9 +309,12 @@ int report_write(const char *dir, const report_data *d, char *err, size_t cap)
         (d->n_points && !d->points) || (d->n_misses && !d->misses))
         return fail(err, cap, "invalid arguments");
     report_buf b = {0};
-    metrics_csv(&b, d);
-    int rc = b.oom ? fail(err, cap, "out of memory")
+    int rc = 0;
+    if (!d->no_csv) {
+        metrics_csv(&b, d);
+        rc = b.oom ? fail(err, cap, "out of memory")
                    : write_atomic(dir, "metrics.csv", &b, err, cap);
+    }
     b.len = 0;
     if (rc == 0)
         rc = report_html(&b, d) != 0 ? fail(err, cap, "out of memory")

@@ -45,6 +45,11 @@ typedef struct report_data {
     const report_miss *misses;/* up to ~64 shown */
     size_t n_misses;
     int thumb_channels, thumb_height, thumb_width; /* thumbnail size */
+    const char *skipped;      /* the data files left out, as clnet-train says
+                                 it ("12 unusable images skipped: ..."); NULL
+                                 or "": none */
+    int no_csv;               /* 1: leave metrics.csv alone (clnet-train
+                                 appends its rows as the run goes) */
 } report_data;
 
 /* Limits of what report.html shows, so a page stays readable and small:
@@ -52,8 +57,9 @@ typedef struct report_data {
  *   above that, the REPORT_CONFUSED_PAIRS largest off-diagonal cells instead;
  * - per-class accuracy for every class up to REPORT_WORST_CLASSES, else the
  *   REPORT_WORST_CLASSES lowest (classes without validation images left out);
- * - the first REPORT_MAX_MISSES misses as thumbnails (thumb_* size, the
- *   longest side shrunk to 96 px; 56 x 56 when zero). */
+ * - REPORT_MAX_MISSES misses as thumbnails, taken from each true class in
+ *   turn, the most confused first (thumb_* size, the longest side shrunk to
+ *   96 px; 56 x 56 when zero). */
 #define REPORT_MATRIX_MAX_CLASSES 50
 #define REPORT_WORST_CLASSES 50
 #define REPORT_CONFUSED_PAIRS 20
@@ -69,5 +75,11 @@ typedef struct report_data {
  * returns 0, or -1 with a message in errbuf (may be NULL). */
 int report_write(const char *dir, const report_data *d, char *errbuf,
                  size_t errlen);
+
+/* metrics.csv's header line and one row (a step point, or else an epoch
+ * row), each with its newline, as report_write writes them, into buf (cap
+ * bytes). Return the length, or -1 when it does not fit. */
+int report_csv_header(char *buf, size_t cap);
+int report_csv_row(char *buf, size_t cap, const report_point *p, const report_epoch *e);
 
 #endif

@@ -1,15 +1,19 @@
 /* The state of one clnet-train run, shared by its files:
  *   train_main.c  set-up: device, model, recipe, data, run directory
  *   train_loop.c  the epoch loop: steps, progress, evaluation, checkpoints
- *   run_dir.c     the run directory: copies, checkpoint metadata, report */
+ *   run_dir.c     the run directory: copies, checkpoint metadata, report
+ *   resume.c      what --resume restores, and the flags it refuses
+ *   metrics.c     metrics.csv, appended as the run goes */
 #ifndef CLNET_TOOLS_RUN_H
 #define CLNET_TOOLS_RUN_H
 
 #include "clnet/clnet.h"
 #include "clnet/data.h"
 #include "eval.h"
+#include "metrics.h"
 #include "opts.h"
 #include "report.h"
+#include "train/safetensors.h"
 #include "train/schedule.h"
 
 #include <signal.h>
@@ -17,7 +21,14 @@
 
 typedef struct train_run {
     train_opts opts;
-    char command[4096];          /* the command line, for the report */
+    char command[4096];          /* the command line that started the run
+                                    (a resume keeps the checkpoint's) */
+    char invocation[4096];       /* this process's command line */
+    const char *argv0;
+    clnet__st_file *ckpt;        /* --resume: the checkpoint's metadata */
+    const char *model_text;      /* --resume: its model file (in ckpt) */
+    int refused;                 /* --resume: a flag contradicted it */
+    char data_abs[4096], val_abs[4096]; /* the data folders, absolute */
     clnet_ctx *ctx;
     clnet_model *model;
     clnet_model_info info;
@@ -36,6 +47,11 @@ typedef struct train_run {
     uint64_t start_batch;
     double best_top1;            /* -1: none yet */
     int best_epoch;
+    /* The epoch in progress: sums of the counters read so far and seconds
+     * spent, saved in mid-epoch checkpoints so a resume continues them. */
+    double ep_loss, ep_correct, ep_samples, ep_seconds;
+    uint64_t saved_step;         /* the step of the last checkpoint */
+    metrics_log metrics;
 
     report_epoch *epoch_rows;
     size_t n_epoch_rows;
@@ -54,10 +70,23 @@ int run_dir_prepare(train_run *r);          /* 0 or prints and returns -1 */
 int run_dir_save(train_run *r, const char *name, uint32_t next_epoch,
                  uint64_t next_batch);      /* checkpoint into out_dir */
 int run_dir_report(train_run *r);
-/* Restores position, normalisation and best score from a checkpoint's
- * metadata (after clnet_model_load_checkpoint). */
+/* Loads --resume's checkpoint into the model and restores the position,
+ * the epoch in progress, the base learning rate, the schedule and the best
+ * score from its metadata. */
 int run_dir_restore(train_run *r);
+/* Writes a row into metrics.csv and keeps it for the report. */
+void run_add_epoch(train_run *r, const report_epoch *row);
 void run_add_point(train_run *r, const report_point *p);
+/* The data files left out so far: the training folder's (its split views
+ * included), plus the validation folder's when it was opened on its own. */
+void run_skips(const train_run *r, clnet_skip_stats *out);
+
+/* resume.c. Before the model exists: opens --resume's checkpoint, refuses
+ * flags that contradict it and fills the others from it. 0, or -1 after
+ * printing why (r->refused set when a flag or argument was refused). */
+int resume_prepare(train_run *r);
+/* After the data is open: the images must be the run's (count, classes). */
+int resume_check_data(train_run *r);
 
 /* train_loop.c: returns the process exit status. */
 int train_loop(train_run *r);

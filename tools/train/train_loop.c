@@ -4,6 +4,7 @@
 #include "run.h"
 
 #include "progress.h"
+#include "skips.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -11,13 +12,9 @@
 #include <string.h>
 #include <sys/resource.h>
 
-/* Running sums of one epoch. */
-typedef struct epoch_sums {
-    double loss, correct, samples;
-} epoch_sums;
-
-static int read_counters(train_run *r, epoch_sums *e, uint64_t step, double epoch_f,
-                         float lr)
+/* Reads and resets the device's counters into the epoch's sums and a
+ * metrics.csv row. */
+static int read_counters(train_run *r, uint64_t step, double epoch_f, float lr)
 {
     clnet_stats s;
     clnet_status st = clnet_model_read_stats(r->model, &s, 1);
@@ -37,9 +34,9 @@ static int read_counters(train_run *r, epoch_sums *e, uint64_t step, double epoc
         return -2;
     }
     if (s.samples > 0) {
-        e->loss += s.loss_sum;
-        e->correct += s.correct;
-        e->samples += s.samples;
+        r->ep_loss += s.loss_sum;
+        r->ep_correct += s.correct;
+        r->ep_samples += s.samples;
         report_point p = {step, epoch_f, s.loss_sum / s.samples, s.correct / s.samples, lr};
         run_add_point(r, &p);
     }
@@ -102,23 +99,18 @@ static void bench_epoch(uint32_t epoch, uint64_t steps, int batch, double secs)
     fflush(stdout);
 }
 
-static void add_epoch_row(train_run *r, const report_epoch *row)
-{
-    report_epoch *n = realloc(r->epoch_rows, (r->n_epoch_rows + 1) * sizeof *n);
-    if (!n)
-        return;
-    r->epoch_rows = n;
-    r->epoch_rows[r->n_epoch_rows++] = *row;
-}
-
-/* Ctrl-C: save where we are and tell the user how to continue. */
+/* Ctrl-C: save where we are and tell the user how to continue. The counters
+ * not read yet stay in the checkpoint (clnet_model_save keeps them), so the
+ * resumed run's next metrics.csv row is the one this run would have written. */
 static int interrupted(train_run *r, uint32_t epoch, uint64_t next_batch)
 {
     fprintf(stderr, "\nclnet-train: interrupted; saving %s/last.safetensors\n", r->out_dir);
     if (run_dir_save(r, "last.safetensors", epoch, next_batch) != 0)
         return 1;
-    fprintf(stderr, "resume with:\n  %s --resume %s/last.safetensors\n",
-            r->command, r->out_dir);
+    if (next_batch)
+        run_dir_report(r); /* the curves so far */
+    fprintf(stderr, "resume with:\n  %s --resume %s/last.safetensors\n", r->argv0,
+            r->out_dir);
     return 130;
 }
 
@@ -131,22 +123,37 @@ int train_loop(train_run *r)
         fprintf(stderr, "clnet-train: loader: %s\n", clnet_errmsg(r->ctx));
         return 1;
     }
+    /* Resumed from the end of the best epoch: the model is that epoch's, so
+     * best.safetensors is written again, the same bytes, in case the run
+     * stopped between its last and best saves. */
+    if (r->opts.resume && r->start_batch == 0 && r->start_epoch > 0 &&
+        r->best_epoch == (int)r->start_epoch &&
+        run_dir_save(r, "best.safetensors", r->start_epoch, 0) != 0) {
+        clnet_loader_free(ld);
+        return 1;
+    }
     int rc = 0;
     uint64_t batch_images = (uint64_t)r->info.batch;
     double t_run = progress_now();
     int bench_first = r->opts.bench;
     for (uint32_t epoch = r->start_epoch; epoch < (uint32_t)r->epochs && rc == 0; epoch++) {
         uint64_t first = epoch == r->start_epoch ? r->start_batch : 0;
+        if (first > r->steps_per_epoch)
+            first = r->steps_per_epoch;
         st = clnet_loader_start_epoch(ld, epoch, first);
         progress pg;
         progress_start(&pg, stdout, (int)epoch + 1, r->epochs, r->steps_per_epoch);
-        epoch_sums sums = {0};
-        double t0 = progress_now();
+        if (first == 0) /* else the checkpoint's epoch in progress goes on */
+            r->ep_loss = r->ep_correct = r->ep_samples = r->ep_seconds = 0;
+        double t0 = progress_now(), secs_before = r->ep_seconds;
         uint64_t done = first;
-        float lr = r->recipe.lr;
+        float lr = clnet__lr_at(&r->schedule, r->recipe.lr,
+                                done ? clnet_model_step(r->model) - 1 : 0, r->steps_per_epoch,
+                                (uint32_t)r->epochs);
         double t_steady = 0;
         const clnet_batch *b = NULL;
-        while (st == CLNET_OK && (st = clnet_loader_next(ld, &b)) == CLNET_OK && b) {
+        while (st == CLNET_OK && done < r->steps_per_epoch &&
+               (st = clnet_loader_next(ld, &b)) == CLNET_OK && b) {
             uint64_t step = clnet_model_step(r->model);
             lr = clnet__lr_at(&r->schedule, r->recipe.lr, step, r->steps_per_epoch,
                               (uint32_t)r->epochs);
@@ -170,26 +177,33 @@ int train_loop(train_run *r)
                 bench_first = 0;
             }
             double epoch_f = epoch + (double)done / (double)r->steps_per_epoch;
-            if (done % (uint64_t)r->opts.log_every == 0 || done == r->steps_per_epoch ||
-                train_stop_requested) {
-                int cr = read_counters(r, &sums, step + 1, epoch_f, lr);
+            r->ep_seconds = secs_before + progress_now() - t0;
+            if (done % (uint64_t)r->opts.log_every == 0 || done == r->steps_per_epoch) {
+                int cr = read_counters(r, step + 1, epoch_f, lr);
                 if (cr) {
                     progress_end(&pg);
                     clnet_loader_free(ld);
                     return cr == -2 ? 3 : 1;
                 }
                 double secs = progress_now() - t0;
-                progress_update(&pg, done, first, sums.samples ? sums.loss / sums.samples : 0,
-                                sums.samples ? sums.correct / sums.samples : 0,
+                progress_update(&pg, done, first,
+                                r->ep_samples ? r->ep_loss / r->ep_samples : 0,
+                                r->ep_samples ? r->ep_correct / r->ep_samples : 0,
                                 secs > 0 ? (double)(done - first) * batch_images / secs : 0, lr);
+                /* --save-every: at a progress update, so no counts are pending. */
+                if (r->opts.save_every > 0 && done < r->steps_per_epoch &&
+                    step + 1 - r->saved_step >= (uint64_t)r->opts.save_every &&
+                    run_dir_save(r, "last.safetensors", epoch, done) != 0) {
+                    progress_end(&pg);
+                    clnet_loader_free(ld);
+                    return 1;
+                }
             }
             if (train_stop_requested) {
                 progress_end(&pg);
                 clnet_loader_free(ld);
                 return interrupted(r, epoch, done);
             }
-            if (done >= r->steps_per_epoch)
-                break; /* --max-steps */
         }
         progress_end(&pg);
         if (r->opts.bench && st == CLNET_OK && done > first + BENCH_SKIP)
@@ -203,9 +217,9 @@ int train_loop(train_run *r)
         double secs = progress_now() - t0;
         report_epoch row = {
             .epoch = (int)epoch + 1,
-            .train_loss = sums.samples ? sums.loss / sums.samples : NAN,
-            .train_acc = sums.samples ? sums.correct / sums.samples : NAN,
-            .seconds = secs,
+            .train_loss = r->ep_samples ? r->ep_loss / r->ep_samples : NAN,
+            .train_acc = r->ep_samples ? r->ep_correct / r->ep_samples : NAN,
+            .seconds = secs_before + secs,
             .images_per_s = secs > 0 ? (double)(done - first) * batch_images / secs : 0,
             .lr = lr,
         };
@@ -213,7 +227,7 @@ int train_loop(train_run *r)
             rc = 1;
             break;
         }
-        add_epoch_row(r, &row);
+        run_add_epoch(r, &row);
         char dur[32];
         printf("epoch %u/%d  train loss %.4f acc %.2f%%", epoch + 1, r->epochs,
                row.train_loss, 100 * row.train_acc);
@@ -222,18 +236,18 @@ int train_loop(train_run *r)
                    100 * row.val_top1, 100 * row.val_top5);
         printf("  %s, %.0f img/s\n", progress_duration(secs, dur, sizeof dur), row.images_per_s);
         fflush(stdout);
-        if (run_dir_save(r, "last.safetensors", epoch + 1, 0) != 0) {
-            rc = 1;
-            break;
-        }
+        /* last, then best, both with the new best score: a run killed
+         * between the two saves rewrites best when it resumes (below). */
         double score = row.val_top1 >= 0 ? row.val_top1 : row.train_acc;
-        if (score > r->best_top1) {
+        int better = score > r->best_top1;
+        if (better) {
             r->best_top1 = score;
             r->best_epoch = (int)epoch + 1;
-            if (run_dir_save(r, "best.safetensors", epoch + 1, 0) != 0) {
-                rc = 1;
-                break;
-            }
+        }
+        if (run_dir_save(r, "last.safetensors", epoch + 1, 0) != 0 ||
+            (better && run_dir_save(r, "best.safetensors", epoch + 1, 0) != 0)) {
+            rc = 1;
+            break;
         }
         run_dir_report(r);
         if (train_stop_requested) {
@@ -241,16 +255,18 @@ int train_loop(train_run *r)
             return interrupted(r, epoch + 1, 0);
         }
     }
-    size_t skipped = clnet_loader_skipped(ld);
-    clnet_loader_free(ld);
+    clnet_loader_free(ld); /* logs the last warnings */
     if (rc == 0) {
-        char dur[32];
+        char dur[32], skipped[1024];
         printf("done in %s", progress_duration(progress_now() - t_run, dur, sizeof dur));
         if (r->best_top1 >= 0)
             printf("; best %s %.2f%% (epoch %d)", r->val ? "validation top-1" : "train accuracy",
                    100 * r->best_top1, r->best_epoch);
-        if (skipped)
-            printf("; %zu unreadable image%s skipped", skipped, skipped == 1 ? "" : "s");
+        /* Every file a warning named, whether refused at open or later. */
+        clnet_skip_stats sk;
+        run_skips(r, &sk);
+        if (*skips_describe(&sk, skipped, sizeof skipped))
+            printf("\n%s", skipped);
         printf("\noutputs  %s/{last,best}.safetensors, metrics.csv, report.html\n", r->out_dir);
     }
     if (r->opts.bench) {

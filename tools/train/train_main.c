@@ -1,6 +1,7 @@
 /* clnet-train: train a model file on a folder of class subfolders.
  * This file sets the run up (device, model, recipe, data, normalisation) and
  * prints what it resolved; train_loop.c runs the epochs. */
+#define _XOPEN_SOURCE 700 /* realpath */
 #include "run.h"
 
 #include "../cli.h"
@@ -78,24 +79,7 @@ static int resolve_recipe(train_run *r)
     if (gamma > 0)
         r->schedule.gamma = gamma;
 
-    const char *aug = o->augment ? o->augment : plan.augment;
-    r->augment = 0;
-    char buf[128];
-    snprintf(buf, sizeof buf, "%s", aug ? aug : "");
-    for (char *tok = strtok(buf, ", "); tok; tok = strtok(NULL, ", ")) {
-        if (strcmp(tok, "flip") == 0)
-            r->augment |= CLNET_AUG_FLIP;
-        else if (strcmp(tok, "crop") == 0)
-            r->augment |= CLNET_AUG_CROP;
-        else if (strcmp(tok, "resized-crop") == 0 || strcmp(tok, "resized_crop") == 0)
-            r->augment |= CLNET_AUG_RESIZED_CROP;
-        else if (strcmp(tok, "none") != 0) {
-            fprintf(stderr, "clnet-train: --augment: unknown '%s' (flip, crop, "
-                            "resized-crop, none)\n", tok);
-            return -1;
-        }
-    }
-    return 0;
+    return augment_parse(o->augment ? o->augment : plan.augment, &r->augment);
 }
 
 static int parse_channels(const char *s, int c, float *out, const char *what)
@@ -126,6 +110,11 @@ static int open_data(train_run *r)
     ds.limit_per_class = o->limit;
     char train_dir[2048], val_dir[2048] = "";
     snprintf(train_dir, sizeof train_dir, "%s", o->data_dir);
+    /* Absolute, in the checkpoint: a resume from another folder finds them. */
+    if (!realpath(o->data_dir, r->data_abs))
+        snprintf(r->data_abs, sizeof r->data_abs, "%s", o->data_dir);
+    if (o->val_dir && !realpath(o->val_dir, r->val_abs))
+        snprintf(r->val_abs, sizeof r->val_abs, "%s", o->val_dir);
     if (!o->val_dir) {
         /* DATA/train + DATA/test (or val): a prepared split. */
         char t[2048], v[2048];
@@ -199,9 +188,10 @@ static int setup_loader(train_run *r)
     r->loader.crop_pad = r->info.height >= 32 ? 4 : 2;
     r->loader.mean = r->mean;
     r->loader.std = r->std;
-    r->loader.cache = strcmp(o->cache_images, "on") == 0    ? CLNET_CACHE_ON
-                      : strcmp(o->cache_images, "off") == 0 ? CLNET_CACHE_OFF
-                                                             : CLNET_CACHE_AUTO;
+    const char *cache = o->cache_images ? o->cache_images : "auto";
+    r->loader.cache = strcmp(cache, "on") == 0    ? CLNET_CACHE_ON
+                      : strcmp(cache, "off") == 0 ? CLNET_CACHE_OFF
+                                                   : CLNET_CACHE_AUTO;
     r->steps_per_epoch = clnet_dataset_size(tr) / (size_t)r->info.batch;
     if (o->max_steps > 0 && r->steps_per_epoch > (uint64_t)o->max_steps)
         r->steps_per_epoch = (uint64_t)o->max_steps;
@@ -251,6 +241,8 @@ static void print_summary(const train_run *r)
 
 static void cleanup(train_run *r)
 {
+    metrics_log_close(&r->metrics);
+    clnet__st_close(r->ckpt);
     eval_result_free(&r->last_eval);
     free(r->epoch_rows);
     free(r->points);
@@ -270,9 +262,11 @@ int main(int argc, char **argv)
     if (rc)
         return rc == 1 ? 0 : 2;
     size_t len = 0;
-    for (int i = 0; i < argc && len + 2 < sizeof r->command; i++)
-        len += (size_t)snprintf(r->command + len, sizeof r->command - len, "%s%s",
+    for (int i = 0; i < argc && len + 2 < sizeof r->invocation; i++)
+        len += (size_t)snprintf(r->invocation + len, sizeof r->invocation - len, "%s%s",
                                 i ? " " : "", argv[i]);
+    memcpy(r->command, r->invocation, sizeof r->command);
+    r->argv0 = argv[0];
     r->best_top1 = -1;
     cli_verbosity verb = {r->opts.verbosity};
     clnet_ctx_settings cs;
@@ -288,19 +282,34 @@ int main(int argc, char **argv)
         return 1;
     }
     r->t_ctx = progress_now();
+    if (r->opts.resume && resume_prepare(r) != 0) {
+        cleanup(r);
+        return r->refused ? 2 : 1;
+    }
+    if (r->opts.log_every <= 0)
+        r->opts.log_every = 20;
+    if (r->opts.save_every < 0)
+        r->opts.save_every = 0;
     clnet_model_settings ms;
     clnet_model_default_settings(&ms);
     ms.batch = r->opts.batch > 0 ? r->opts.batch : 0;
     ms.seed = r->opts.seed;
     ms.init = r->opts.init;
     rc = 1;
-    st = clnet_model_load(r->ctx, r->opts.model_path, &ms, &r->model);
+    if (r->model_text) {
+        char label[2200];
+        snprintf(label, sizeof label, "%s[model.cfg]", r->opts.resume);
+        st = clnet_model_load_string(r->ctx, label, r->model_text, &ms, &r->model);
+    } else {
+        st = clnet_model_load(r->ctx, r->opts.model_path, &ms, &r->model);
+    }
     r->t_model = progress_now();
     if (st != CLNET_OK)
         fail(r, "model", st);
     else if (clnet_model_get_info(r->model, &r->info) == CLNET_OK && resolve_recipe(r) == 0 &&
              (!r->opts.resume || run_dir_restore(r) == 0) && open_data(r) == 0 &&
-             setup_loader(r) == 0 && run_dir_prepare(r) == 0) {
+             (!r->opts.resume || resume_check_data(r) == 0) && setup_loader(r) == 0 &&
+             run_dir_prepare(r) == 0) {
         print_summary(r);
         struct sigaction sa;
         memset(&sa, 0, sizeof sa);

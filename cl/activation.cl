@@ -1,7 +1,9 @@
 /* Elementwise activations, forward and backward side by side.
  * ACT selects the function at build time (one program per activation):
  * 0 relu, 1 leaky relu (slope argument), 2 sigmoid, 3 tanh, 4 gelu (erf
- * form), 5 silu. Backward accumulates: din += dout * f'(x). */
+ * form), 5 silu, 6 relu6, 7 hard sigmoid clamp(slope*x + beta, 0, 1),
+ * 8 hard swish x*clamp(x/6 + 1/2, 0, 1). Backward accumulates:
+ * din += dout * f'(x). */
 #include "common.h"
 
 #ifndef ACT
@@ -11,7 +13,7 @@
 /* M_SQRT1_2_F comes with OpenCL C; 1/sqrt(2 pi) does not. */
 #define INV_SQRT_2PI_F 0.39894228040143268f
 
-inline float act_f(float x, float slope)
+inline float act_f(float x, float slope, float beta)
 {
 #if ACT == 0
     return fmax(x, 0.0f);
@@ -23,13 +25,19 @@ inline float act_f(float x, float slope)
     return tanh(x);
 #elif ACT == 4
     return 0.5f * x * (1.0f + erf(x * M_SQRT1_2_F));
+#elif ACT == 6
+    return clamp(x, 0.0f, 6.0f);
+#elif ACT == 7
+    return clamp(slope * x + beta, 0.0f, 1.0f);
+#elif ACT == 8
+    return x * clamp(x * (1.0f / 6.0f) + 0.5f, 0.0f, 1.0f);
 #else
     return x / (1.0f + exp(-x));
 #endif
 }
 
 /* Derivative from the input x and the output y (whichever is cheaper). */
-inline float act_df(float x, float y, float slope)
+inline float act_df(float x, float y, float slope, float beta)
 {
 #if ACT == 0
     return x > 0.0f ? 1.0f : 0.0f;
@@ -41,23 +49,30 @@ inline float act_df(float x, float y, float slope)
     return 1.0f - y * y;
 #elif ACT == 4
     return 0.5f * (1.0f + erf(x * M_SQRT1_2_F)) + x * INV_SQRT_2PI_F * exp(-0.5f * x * x);
+#elif ACT == 6
+    return x > 0.0f && x < 6.0f ? 1.0f : 0.0f;
+#elif ACT == 7
+    float s = slope * x + beta;
+    return s > 0.0f && s < 1.0f ? slope : 0.0f;
+#elif ACT == 8
+    return x < -3.0f ? 0.0f : x > 3.0f ? 1.0f : x * (1.0f / 3.0f) + 0.5f;
 #else
     float s = 1.0f / (1.0f + exp(-x));
     return s + x * s * (1.0f - s);
 #endif
 }
 
-kernel void act_forward(uint n, float slope, CTENSOR(x), TENSOR(y))
+kernel void act_forward(uint n, float slope, float beta, CTENSOR(x), TENSOR(y))
 {
     uint i = get_global_id(0);
     if (i < n)
-        AT(y)[i] = act_f(AT(x)[i], slope);
+        AT(y)[i] = act_f(AT(x)[i], slope, beta);
 }
 
-kernel void act_backward(uint n, float slope, CTENSOR(x), CTENSOR(y),
+kernel void act_backward(uint n, float slope, float beta, CTENSOR(x), CTENSOR(y),
                          CTENSOR(dy), TENSOR(dx))
 {
     uint i = get_global_id(0);
     if (i < n)
-        AT(dx)[i] += AT(dy)[i] * act_df(AT(x)[i], AT(y)[i], slope);
+        AT(dx)[i] += AT(dy)[i] * act_df(AT(x)[i], AT(y)[i], slope, beta);
 }

@@ -18,7 +18,7 @@ static clnet__op_kind kind_of(const clnet__op *op)
 
 static int is_activation(clnet__op_kind k)
 {
-    return k >= CLNET_OP_RELU && k <= CLNET_OP_SILU;
+    return k >= CLNET_OP_RELU && k <= CLNET_OP_HARDSWISH;
 }
 
 static int find_layer(const clnet__model_desc *m, const char *name)
@@ -108,7 +108,8 @@ static clnet_status add_activation(clnet_ctx *ctx, const cfg_file *f,
     if (!op || !is_activation(kind_of(op)))
         return clnet__cfg_fail(ctx, CLNET_EPARSE, f->label, k->line,
                                "activation=%s: expected relu, leakyrelu, sigmoid, "
-                               "tanh, gelu, silu or none", k->value);
+                               "tanh, gelu, silu, relu6, hardsigmoid, "
+                               "hardswish or none", k->value);
     const clnet__layer_desc *prev = &m->layers[m->n_layers - 1];
     clnet__layer_desc *l = &m->layers[m->n_layers];
     *l = (clnet__layer_desc){.op = op, .kind = kind_of(op), .n_in = 1,

@@ -10,7 +10,8 @@
  *              name=NAME        (default: "<section><index>", e.g. conv1)
  *              from=A[,B...]    earlier layer names (default: previous layer;
  *                               "input" = the network input)
- *              activation=relu|leakyrelu|sigmoid|tanh|gelu|silu  on conv and
+ *              activation=relu|leakyrelu|sigmoid|tanh|gelu|silu|relu6|
+ *                               hardsigmoid|hardswish  on conv and
  *                               dense: shorthand for a following layer named
  *                               NAME_act
  * The last layer's output is the logits [n, classes, 1, 1]; softmax cross-

@@ -17,6 +17,9 @@ extern const clnet__op clnet__op_sigmoid;       /* activation.c */
 extern const clnet__op clnet__op_tanh;          /* activation.c */
 extern const clnet__op clnet__op_gelu;          /* activation.c */
 extern const clnet__op clnet__op_silu;          /* activation.c */
+extern const clnet__op clnet__op_relu6;         /* activation.c */
+extern const clnet__op clnet__op_hardsigmoid;   /* activation.c */
+extern const clnet__op clnet__op_hardswish;     /* activation.c */
 extern const clnet__op clnet__op_add;           /* add.c */
 extern const clnet__op clnet__op_concat;        /* concat.c */
 extern const clnet__op clnet__op_flatten;       /* flatten.c */

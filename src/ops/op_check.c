@@ -108,9 +108,10 @@ static void make_tensors(const clnet__op_case *c, const clnet__op_plan *plan,
                          check_rng *r, tensors *t)
 {
     memset(t, 0, sizeof *t);
+    float range = c->in_range > 0 ? c->in_range : 1.0f;
     for (int i = 0; i < c->n_in; i++) {
         t->n_in[i] = clnet__shape_count(c->in[i]);
-        t->in[i] = fill_random(r, t->n_in[i], -1.0f, 1.0f);
+        t->in[i] = fill_random(r, t->n_in[i], -range, range);
         t->din0[i] = fill_random(r, t->n_in[i], -1.0f, 1.0f);
     }
     t->n_out = clnet__shape_count(plan->out);

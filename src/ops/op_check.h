@@ -29,6 +29,9 @@ typedef struct clnet__op_case {
     int n_in;
     clnet__shape in[4];
     int training;         /* 1: train mode (forward, backward, gradients) */
+    float in_range;       /* inputs uniform in [-in_range, in_range]; 0 = 1
+                             (wider for ops whose kinks lie beyond 1, as
+                             relu6 at 6) */
 } clnet__op_case;
 
 /* Runs the checks for one case with fresh random data from seed (the

@@ -1,12 +1,16 @@
-/* relu, leaky relu, sigmoid, tanh, gelu, silu against their references. */
+/* relu, leaky relu, sigmoid, tanh, gelu, silu, relu6, hard sigmoid and hard
+ * swish against their references; the last three on inputs wide enough to
+ * reach their clamps (relu6 at 0 and 6, the hard ones at +-3). */
 #include "op_harness.h"
 #include "../support.h"
 
 static clnet_ctx *ctx;
 
 #define SHAPES(op, params)                                               \
-    {op, params, 1, {{1, 3, 7, 5}}, 1}, {op, params, 1, {{33, 2, 3, 3}}, 1}, \
-        {op, params, 1, {{2, 5, 1, 1}}, 0}
+    {op, params, 1, {{1, 3, 7, 5}}, 1, 0}, {op, params, 1, {{33, 2, 3, 3}}, 1, 0}, \
+        {op, params, 1, {{2, 5, 1, 1}}, 0, 0}
+#define WIDE(op, params, range)                                                 \
+    {op, params, 1, {{1, 3, 7, 5}}, 1, range}, {op, params, 1, {{33, 2, 3, 3}}, 1, range}
 
 static const op_case cases[] = {
     SHAPES("relu", ""),
@@ -15,6 +19,10 @@ static const op_case cases[] = {
     SHAPES("tanh", ""),
     SHAPES("gelu", ""),
     SHAPES("silu", ""),
+    WIDE("relu6", "", 8.0f),
+    WIDE("hardsigmoid", "", 5.0f),
+    WIDE("hardsigmoid", "alpha=0.2 beta=0.5", 4.0f),
+    WIDE("hardswish", "", 5.0f),
 };
 
 START_TEST(activations_match_reference)

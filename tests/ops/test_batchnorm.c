@@ -19,18 +19,18 @@
 static clnet_ctx *ctx;
 
 static const op_case cases[] = {
-    {"batchnorm", "", 1, {{1, 3, 7, 5}}, 1},
-    {"batchnorm", "momentum=0.5", 1, {{33, 3, 3, 3}}, 1},
-    {"batchnorm", "", 1, {{33, 7, 1, 1}}, 1},
-    {"batchnorm", "momentum=0.5 affine=0", 1, {{5, 4, 1, 1}}, 1},
-    {"batchnorm", "affine=0", 1, {{2, 3, 7, 5}}, 1},
-    {"batchnorm", "eps=1e-3", 1, {{2, 3, 20, 17}}, 1},
-    {"batchnorm", "momentum=0", 1, {{3, 2, 4, 4}}, 1},
-    {"batchnorm", "", 1, {{2, 1, 7, 5}}, 1},
-    {"batchnorm", "", 1, {{64, 2, 28, 28}}, 1},
-    {"batchnorm", "", 1, {{2, 3, 7, 5}}, 0},
-    {"batchnorm", "affine=0", 1, {{3, 4, 1, 1}}, 0},
-    {"batchnorm", "momentum=0.5", 1, {{1, 5, 1, 1}}, 0},
+    {"batchnorm", "", 1, {{1, 3, 7, 5}}, 1, 0},
+    {"batchnorm", "momentum=0.5", 1, {{33, 3, 3, 3}}, 1, 0},
+    {"batchnorm", "", 1, {{33, 7, 1, 1}}, 1, 0},
+    {"batchnorm", "momentum=0.5 affine=0", 1, {{5, 4, 1, 1}}, 1, 0},
+    {"batchnorm", "affine=0", 1, {{2, 3, 7, 5}}, 1, 0},
+    {"batchnorm", "eps=1e-3", 1, {{2, 3, 20, 17}}, 1, 0},
+    {"batchnorm", "momentum=0", 1, {{3, 2, 4, 4}}, 1, 0},
+    {"batchnorm", "", 1, {{2, 1, 7, 5}}, 1, 0},
+    {"batchnorm", "", 1, {{64, 2, 28, 28}}, 1, 0},
+    {"batchnorm", "", 1, {{2, 3, 7, 5}}, 0, 0},
+    {"batchnorm", "affine=0", 1, {{3, 4, 1, 1}}, 0, 0},
+    {"batchnorm", "momentum=0.5", 1, {{1, 5, 1, 1}}, 0, 0},
 };
 
 START_TEST(batchnorm_matches_reference)

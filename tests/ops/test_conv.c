@@ -18,7 +18,7 @@ static clnet_ctx *ctx;
 #define IN(n, c, h, w) 1, {{n, c, h, w}}
 /* The same case on both device algorithms (the auto choice is per shape). */
 #define BOTH(params, shape)                                                  \
-    {"conv", params " algo=gemm", shape, 1}, {"conv", params " algo=direct", shape, 1}
+    {"conv", params " algo=gemm", shape, 1, 0}, {"conv", params " algo=direct", shape, 1, 0}
 
 static const op_case cases[] = {
     /* kernel sizes and symmetric padding 0/1/2 */
@@ -54,18 +54,18 @@ static const op_case cases[] = {
     BOTH("filters=4 kernel=1 bias=0", IN(2, 3, 7, 5)),
     BOTH("filters=3 kernel=3 pad=1 groups=3 bias=0", IN(2, 3, 7, 5)),
     /* batch 33 (automatic choice) */
-    {"conv", "filters=2 kernel=3 pad=1", IN(33, 2, 5, 4), 1},
+    {"conv", "filters=2 kernel=3 pad=1", IN(33, 2, 5, 4), 1, 0},
     /* chunked im2col: 4 chunks of 2, 2, 2, 1 images; 3 chunks of 1x1 */
-    {"conv", "filters=3 kernel=3 stride=2 pad=1 batch_chunk=2 algo=gemm", IN(7, 2, 5, 5), 1},
-    {"conv", "filters=3 kernel=1 batch_chunk=3", IN(7, 2, 3, 3), 1},
+    {"conv", "filters=3 kernel=3 stride=2 pad=1 batch_chunk=2 algo=gemm", IN(7, 2, 5, 5), 1, 0},
+    {"conv", "filters=3 kernel=1 batch_chunk=3", IN(7, 2, 3, 3), 1, 0},
     /* dW split along nb*P (>= 2048 columns): 2 slices + 1 leftover column;
      * chunks of 3 and 2 images, each split in 2 */
-    {"conv", "filters=3 kernel=3 pad=1 algo=gemm", IN(3, 2, 23, 31), 1},
-    {"conv", "filters=2 kernel=3 pad=1 batch_chunk=3 algo=gemm", IN(5, 2, 23, 31), 1},
+    {"conv", "filters=3 kernel=3 pad=1 algo=gemm", IN(3, 2, 23, 31), 1, 0},
+    {"conv", "filters=2 kernel=3 pad=1 batch_chunk=3 algo=gemm", IN(5, 2, 23, 31), 1, 0},
     /* automatic choice on a gemm-sized shape; inference only */
-    {"conv", "filters=4 kernel=3 pad=1", IN(2, 6, 7, 5), 1},
-    {"conv", "filters=4 kernel=3 pad=1", IN(2, 3, 7, 5), 0},
-    {"conv", "filters=4 kernel=1", IN(2, 3, 7, 5), 0},
+    {"conv", "filters=4 kernel=3 pad=1", IN(2, 6, 7, 5), 1, 0},
+    {"conv", "filters=4 kernel=3 pad=1", IN(2, 3, 7, 5), 0, 0},
+    {"conv", "filters=4 kernel=1", IN(2, 3, 7, 5), 0, 0},
 };
 
 START_TEST(conv_matches_reference)

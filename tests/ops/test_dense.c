@@ -10,12 +10,12 @@
 static clnet_ctx *ctx;
 
 static const op_case cases[] = {
-    {"dense", "outputs=5", 1, {{1, 3, 7, 5}}, 1},
-    {"dense", "outputs=7", 1, {{33, 3, 7, 5}}, 1},
-    {"dense", "outputs=10 bias=0", 1, {{33, 20, 1, 1}}, 1},
-    {"dense", "outputs=1", 1, {{3, 1, 1, 1}}, 1},
-    {"dense", "outputs=13", 1, {{2, 5, 1, 1}}, 0},
-    {"dense", "outputs=128", 1, {{2, 64, 7, 7}}, 1},
+    {"dense", "outputs=5", 1, {{1, 3, 7, 5}}, 1, 0},
+    {"dense", "outputs=7", 1, {{33, 3, 7, 5}}, 1, 0},
+    {"dense", "outputs=10 bias=0", 1, {{33, 20, 1, 1}}, 1, 0},
+    {"dense", "outputs=1", 1, {{3, 1, 1, 1}}, 1, 0},
+    {"dense", "outputs=13", 1, {{2, 5, 1, 1}}, 0, 0},
+    {"dense", "outputs=128", 1, {{2, 64, 7, 7}}, 1, 0},
 };
 
 START_TEST(dense_matches_reference)

@@ -17,29 +17,29 @@ static clnet_ctx *ctx;
 /* Geometry shared by both window pools; 7x5 gives odd output sizes. The
  * padded ones also run with count_include_pad=0 (the same without pad). */
 #define PADDED_CASES(op, extra)                                                \
-    {op, "kernel=3 stride=2 pad=1" extra, 1, {{2, 3, 7, 5}}, 1},               \
-    {op, "kernel=2 stride=1 pad=1" extra, 1, {{2, 2, 7, 5}}, 1},               \
-    {op, "kernel=2 stride=2 pad=1 ceil_mode=1" extra, 1, {{2, 3, 7, 5}}, 1},   \
-    {op, "kernel=3 stride=2 pad=1 ceil_mode=1" extra, 1, {{1, 2, 6, 8}}, 1},   \
-    {op, "kernel=3,2 stride=2,1 pad=1,0" extra, 1, {{2, 3, 7, 5}}, 1},         \
-    {op, "kernel=3 stride=1 pad=1" extra, 1, {{2, 2, 2, 3}}, 1}
+    {op, "kernel=3 stride=2 pad=1" extra, 1, {{2, 3, 7, 5}}, 1, 0},               \
+    {op, "kernel=2 stride=1 pad=1" extra, 1, {{2, 2, 7, 5}}, 1, 0},               \
+    {op, "kernel=2 stride=2 pad=1 ceil_mode=1" extra, 1, {{2, 3, 7, 5}}, 1, 0},   \
+    {op, "kernel=3 stride=2 pad=1 ceil_mode=1" extra, 1, {{1, 2, 6, 8}}, 1, 0},   \
+    {op, "kernel=3,2 stride=2,1 pad=1,0" extra, 1, {{2, 3, 7, 5}}, 1, 0},         \
+    {op, "kernel=3 stride=1 pad=1" extra, 1, {{2, 2, 2, 3}}, 1, 0}
 #define WINDOW_CASES(op)                                                       \
-    {op, "kernel=2", 1, {{1, 3, 7, 5}}, 1},                                    \
-    {op, "kernel=2", 1, {{33, 2, 6, 4}}, 1},                                   \
-    {op, "kernel=3 stride=1", 1, {{1, 3, 7, 5}}, 1},                           \
-    {op, "kernel=2 stride=3", 1, {{2, 2, 7, 5}}, 1},                           \
-    {op, "kernel=2 ceil_mode=1", 1, {{2, 3, 7, 5}}, 1},                        \
-    {op, "kernel=3 stride=2", 1, {{3, 4, 7, 5}}, 0},                           \
+    {op, "kernel=2", 1, {{1, 3, 7, 5}}, 1, 0},                                    \
+    {op, "kernel=2", 1, {{33, 2, 6, 4}}, 1, 0},                                   \
+    {op, "kernel=3 stride=1", 1, {{1, 3, 7, 5}}, 1, 0},                           \
+    {op, "kernel=2 stride=3", 1, {{2, 2, 7, 5}}, 1, 0},                           \
+    {op, "kernel=2 ceil_mode=1", 1, {{2, 3, 7, 5}}, 1, 0},                        \
+    {op, "kernel=3 stride=2", 1, {{3, 4, 7, 5}}, 0, 0},                           \
     PADDED_CASES(op, "")
 
 static const op_case cases[] = {
     WINDOW_CASES("maxpool"),
     WINDOW_CASES("avgpool"),
     PADDED_CASES("avgpool", " count_include_pad=0"),
-    {"globalavgpool", "", 1, {{1, 3, 7, 5}}, 1},
-    {"globalavgpool", "", 1, {{33, 2, 3, 3}}, 1},
-    {"globalavgpool", "", 1, {{2, 4, 1, 1}}, 1},
-    {"globalavgpool", "", 1, {{2, 5, 5, 7}}, 0},
+    {"globalavgpool", "", 1, {{1, 3, 7, 5}}, 1, 0},
+    {"globalavgpool", "", 1, {{33, 2, 3, 3}}, 1, 0},
+    {"globalavgpool", "", 1, {{2, 4, 1, 1}}, 1, 0},
+    {"globalavgpool", "", 1, {{2, 5, 5, 7}}, 0, 0},
 };
 
 START_TEST(pools_match_reference)

@@ -209,5 +209,7 @@ void clnet_devices_free(clnet_device_desc *list);
 
 /* Models: loading, training steps, inference, checkpoints. */
 #include "clnet/model.h"
+/* ONNX export of a model. */
+#include "clnet/onnx.h"
 
 #endif /* CLNET_CLNET_H */

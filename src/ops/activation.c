@@ -4,6 +4,7 @@
  * own op table (its own model-file section) and its own kernel build (-DACT),
  * so the device code has no per-element switch. */
 #include "ops/all_ops.h"
+#include "ops/op_attrs.h"
 #include "ops/op_util.h"
 
 #include <math.h>
@@ -18,6 +19,13 @@ typedef struct act_params {
     float slope; /* leaky relu's slope; hard sigmoid's alpha */
     float beta;  /* hard sigmoid's beta */
 } act_params;
+
+void clnet__activation_coefs(const void *params, float *slope, float *beta)
+{
+    const act_params *a = params;
+    *slope = a->slope;
+    *beta = a->beta;
+}
 
 static clnet_status act_set(void *p, const char *key, const char *value,
                             char *err, size_t errlen)

@@ -8,6 +8,7 @@
  * batch mean and inverse std for backward; the scratch holds backward's
  * per-channel sums. Kernels: cl/batchnorm.cl. */
 #include "ops/all_ops.h"
+#include "ops/op_attrs.h"
 #include "ops/op_util.h"
 
 #include <float.h>
@@ -30,6 +31,11 @@ enum { FLAG_EVAL = 1, FLAG_AFFINE = 2, FLAG_DGAMMA = 4, FLAG_DBETA = 8 };
 static void bn_defaults(void *p)
 {
     *(bn_params *)p = (bn_params){.eps = 1e-5f, .momentum = 0.1f, .affine = 1};
+}
+
+float clnet__batchnorm_eps(const void *params)
+{
+    return ((const bn_params *)params)->eps;
 }
 
 static clnet_status bn_set(void *p, const char *key, const char *value,

@@ -1,5 +1,6 @@
 /* safetensors writer: validate, build the header with cJSON, write a temp
  * file beside the target, fsync, rename, fsync the directory. */
+#include "core/atomic_file.h"
 #include "core/core.h"
 #include "train/safetensors.h"
 #include "train/safetensors_util.h"
@@ -173,41 +174,6 @@ static int write_floats(FILE *f, const float *v, size_t n)
     return 1;
 }
 
-/* The temp file's name, "<dir>/.<base>.tmp-XXXXXX", and the directory. */
-static int temp_names(const char *path, char **tmp, char **dir)
-{
-    const char *slash = strrchr(path, '/');
-    size_t dlen = slash ? (size_t)(slash - path) : 0;
-    const char *base = slash ? slash + 1 : path;
-    *dir = malloc(dlen + 2);
-    size_t cap = strlen(path) + 16;
-    *tmp = malloc(cap);
-    if (!*dir || !*tmp)
-        return 0;
-    if (slash)
-        memcpy(*dir, path, dlen ? dlen : 1), (*dir)[dlen ? dlen : 1] = '\0';
-    else
-        strcpy(*dir, ".");
-    snprintf(*tmp, cap, "%.*s%s.%s.tmp-XXXXXX", (int)dlen, path, slash ? "/" : "",
-            base);
-    return 1;
-}
-
-static clnet_status sync_dir(clnet_ctx *ctx, const char *path, const char *dir)
-{
-    int fd = open(dir, O_RDONLY | O_DIRECTORY);
-    if (fd < 0)
-        return clnet__fail(ctx, CLNET_EIO, "%s: written, but opening %s to sync "
-                           "it failed: %s", path, dir, strerror(errno));
-    /* Some file systems cannot sync a directory; the rename is done anyway. */
-    int bad = fsync(fd) != 0 && errno != EINVAL && errno != ENOTSUP;
-    int err = errno;
-    close(fd);
-    return bad ? clnet__fail(ctx, CLNET_EIO, "%s: written, but syncing %s "
-                             "failed: %s", path, dir, strerror(err))
-               : CLNET_OK;
-}
-
 clnet_status clnet__st_write(clnet_ctx *ctx, const char *path,
                              const clnet__st_tensor *tensors, size_t n,
                              const clnet__st_meta *meta, size_t n_meta)
@@ -221,50 +187,24 @@ clnet_status clnet__st_write(clnet_ctx *ctx, const char *path,
         return st;
     size_t hlen = 0;
     char *header = build_header(tensors, n, meta, n_meta, &hlen);
-    char *tmp = NULL, *dir = NULL;
-    if (!header || !temp_names(path, &tmp, &dir)) {
-        free(header), free(tmp), free(dir);
+    if (!header)
         return clnet__fail(ctx, CLNET_ENOMEM, "%s: out of memory", path);
-    }
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        st = clnet__fail(ctx, CLNET_EIO, "%s: cannot create a temp file in %s: %s",
-                         path, dir, strerror(errno));
-        free(header), free(tmp), free(dir);
+    clnet__atomic_file af;
+    if ((st = clnet__atomic_open(ctx, path, &af)) != CLNET_OK) {
+        free(header);
         return st;
     }
-    struct stat old;
-    fchmod(fd, stat(path, &old) == 0 ? (old.st_mode & 07777) : 0644);
-    FILE *f = fdopen(fd, "wb");
     unsigned char len8[8];
     clnet__st_put_u64le(len8, hlen);
-    int ok = f && fwrite(len8, 1, 8, f) == 8 && fwrite(header, 1, hlen, f) == hlen;
+    int ok = fwrite(len8, 1, 8, af.f) == 8 && fwrite(header, 1, hlen, af.f) == hlen;
     for (size_t i = 0; ok && i < n; i++) {
         size_t count = 1;
         for (int d = 0; d < tensors[i].ndim; d++)
             count *= tensors[i].shape[d];
-        ok = write_floats(f, tensors[i].data, count);
+        ok = write_floats(af.f, tensors[i].data, count);
     }
-    if (ok && (fflush(f) != 0 || fsync(fd) != 0))
-        ok = 0;
-    int err = ok ? 0 : errno;
-    if (f ? fclose(f) != 0 : close(fd) != 0) {
-        if (ok)
-            err = errno;
-        ok = 0;
-    }
-    if (ok && rename(tmp, path) != 0) {
-        err = errno;
-        ok = 0;
-    }
-    if (!ok) {
-        unlink(tmp);
-        st = clnet__fail(ctx, CLNET_EIO, "%s: writing %" PRIu64 " bytes failed "
-                         "(the previous file, if any, is unchanged): %s",
-                         path, 8 + hlen + data_bytes, strerror(err));
-    } else {
-        st = sync_dir(ctx, path, dir);
-    }
-    free(header), free(tmp), free(dir);
-    return st;
+    char what[64];
+    snprintf(what, sizeof what, "writing %" PRIu64 " bytes", 8 + hlen + data_bytes);
+    free(header);
+    return clnet__atomic_commit(ctx, &af, ok, what);
 }

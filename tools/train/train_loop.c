@@ -258,6 +258,7 @@ int train_loop(train_run *r)
     clnet_loader_free(ld); /* logs the last warnings */
     if (rc == 0) {
         char dur[32], skipped[1024];
+        int onnx = r->best_epoch > 0 && run_dir_export_onnx(r) == 0;
         printf("done in %s", progress_duration(progress_now() - t_run, dur, sizeof dur));
         if (r->best_top1 >= 0)
             printf("; best %s %.2f%% (epoch %d)", r->val ? "validation top-1" : "train accuracy",
@@ -267,7 +268,8 @@ int train_loop(train_run *r)
         run_skips(r, &sk);
         if (*skips_describe(&sk, skipped, sizeof skipped))
             printf("\n%s", skipped);
-        printf("\noutputs  %s/{last,best}.safetensors, metrics.csv, report.html\n", r->out_dir);
+        printf("\noutputs  %s/{last,best}.safetensors, %smetrics.csv, report.html\n",
+               r->out_dir, onnx ? "model.onnx (best, for onnxruntime), " : "");
     }
     if (r->opts.bench) {
         struct rusage ru;

@@ -70,10 +70,13 @@ kernel void optim_clip_scale(uint n_partials, float clip, global float *partials
     partials[n_partials] = c >= 1.0f ? 1.0f : c; /* NaN stays NaN, as in PyTorch */
 }
 
-/* One element per work-item (a loop per work-item runs slower on PoCL).
- * Scalars: lr, wd, momentum (SGD) | beta1, 1-beta1, beta2, 1-beta2, eps,
- * step size, sqrt bias correction 2, decoupled factor (Adam/AdamW). */
-kernel void optim_step(uint n, float lr, float wd, float momentum,
+/* One element per work-item (a loop per work-item runs slower on PoCL),
+ * over the elements [base, n): one launch per range of parameters that are
+ * not frozen (base 0 and n the whole buffer when none is), so frozen
+ * elements cost nothing. Scalars: lr, wd, momentum (SGD) | beta1, 1-beta1,
+ * beta2, 1-beta2, eps, step size, sqrt bias correction 2, decoupled factor
+ * (Adam/AdamW). */
+kernel void optim_step(uint base, uint n, float lr, float wd, float momentum,
                        float beta1, float omb1, float beta2, float omb2,
                        float eps, float step_size, float bc2_sqrt,
                        float decoupled, CTENSOR(scale), TENSOR(p),
@@ -81,7 +84,7 @@ kernel void optim_step(uint n, float lr, float wd, float momentum,
                        global const uint *mask, TENSOR(flag), CTENSOR(loss),
                        uint step_tag)
 {
-    uint i = get_global_id(0);
+    uint i = base + (uint)get_global_id(0);
     if (i >= n)
         return;
     float gi = AT(g)[i];

@@ -27,6 +27,8 @@
 typedef struct bench_opts {
     const char *model, *device;
     int batch, steps, warmup, top, sync, wall_only;
+    const char *freeze;   /* comma-separated layer-name prefixes */
+    int freeze_backbone;
 } bench_opts;
 
 static void usage(FILE *f)
@@ -34,7 +36,7 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: clnet-bench MODEL.cfg [--batch N] [--steps N] [--warmup N]\n"
             "                   [--device X] [--sync] [--top N] [--wall-only]\n"
-            "                   [-v|-q]\n"
+            "                   [--freeze P1,P2,...] [--freeze-backbone] [-v|-q]\n"
             "\n"
             "Profiles training steps of MODEL.cfg on synthetic data: per layer\n"
             "forward/backward time, GFLOP/s, bytes moved, share of the step and\n"
@@ -49,6 +51,10 @@ static void usage(FILE *f)
             "  --top N      kernels listed (15)\n"
             "  --wall-only  no profiling at all (queue without it): warm-up and\n"
             "               timed steps only, for images/s (tools/run-bench)\n"
+            "  --freeze P1,P2,...  freeze the layers whose names start with these\n"
+            "               prefixes (fine-tuning: clnet_model_set_frozen)\n"
+            "  --freeze-backbone  freeze every layer before the last one with\n"
+            "               parameters (clnet_model_set_backbone_frozen)\n"
             "  -v, -q       more or less logging\n");
 }
 
@@ -59,6 +65,7 @@ static int parse(int argc, char **argv, bench_opts *o, cli_verbosity *verb)
         {"warmup", required_argument, 0, 'w'}, {"device", required_argument, 0, 'd'},
         {"sync", no_argument, 0, 'S'},         {"top", required_argument, 0, 't'},
         {"wall-only", no_argument, 0, 'W'},    {"help", no_argument, 0, 'h'},
+        {"freeze", required_argument, 0, 'F'}, {"freeze-backbone", no_argument, 0, 'B'},
         {0, 0, 0, 0}};
     *o = (bench_opts){.steps = 20, .warmup = 5, .top = 15};
     int c;
@@ -71,6 +78,8 @@ static int parse(int argc, char **argv, bench_opts *o, cli_verbosity *verb)
         case 'S': o->sync = 1; break;
         case 'W': o->wall_only = 1; break;
         case 't': o->top = atoi(optarg); break;
+        case 'F': o->freeze = optarg; break;
+        case 'B': o->freeze_backbone = 1; break;
         case 'v': verb->level++; break;
         case 'q': verb->level = 0; break;
         case 'h': usage(stdout); return 1;
@@ -119,8 +128,11 @@ static clnet_status steps(clnet_model *m, const float *x, const int32_t *y, int 
     return st;
 }
 
-/* Per-layer FLOPs and compulsory bytes for the bound batch. */
-static void describe(const clnet__model_desc *d, report_layer *out)
+/* Per-layer FLOPs and compulsory bytes for the bound batch. Frozen layers
+ * have no parameter gradients, and a layer that no trained parameter
+ * depends on no backward at all (graph.h). */
+static void describe(const clnet__model_desc *d, const clnet__graph *g,
+                     report_layer *out)
 {
     for (int i = 0; i < d->n_layers; i++) {
         const clnet__layer_desc *l = &d->layers[i];
@@ -136,14 +148,19 @@ static void describe(const clnet__model_desc *d, report_layer *out)
         int wants_dx = 0;
         for (int k = 0; k < l->n_in; k++) {
             in += (double)clnet__shape_count(clnet__model_input_shape(d, i, k));
-            wants_dx |= l->from[k] >= 0;
+            wants_dx |= l->from[k] >= 0 && g->layers[l->from[k]].grad_wanted;
         }
         for (int k = 0; k < p->n_params; k++)
             params += (double)clnet__dims_count(p->param[k]);
         int gemm = l->kind == CLNET_OP_CONV || l->kind == CLNET_OP_DENSE;
         r->flops_fwd = p->flops_forward;
-        r->flops_bwd = gemm && wants_dx ? 2 * p->flops_forward : p->flops_forward;
         r->bytes_fwd = 4 * (in + params + out_n);
+        if (!g->layers[i].grad_wanted)
+            continue; /* no backward */
+        if (g->layers[i].frozen)
+            params = 0; /* no parameter gradients */
+        r->flops_bwd = gemm ? (wants_dx + (params > 0)) * p->flops_forward
+                            : p->flops_forward;
         /* dout and x read; din and dparam accumulated (read + write); the
          * weights read again when din is wanted. */
         r->bytes_bwd = 4 * (out_n + in + (wants_dx ? 2 * in + params : 0) + 2 * params);
@@ -217,13 +234,38 @@ static int run(const bench_opts *o, clnet_ctx *ctx)
         goto out;
     }
     synth(x, (size_t)B * per, y, B, info.classes);
-    describe(m->desc, layers);
+    if (o->freeze) {
+        /* Split the list into prefixes (in place, in a copy). */
+        size_t len = strlen(o->freeze) + 1;
+        char *list = malloc(len), *save = NULL;
+        if (list)
+            memcpy(list, o->freeze, len);
+        const char *pre[64];
+        size_t np = 0;
+        for (char *t = list ? strtok_r(list, ",", &save) : NULL; t && np < 64;
+             t = strtok_r(NULL, ",", &save))
+            pre[np++] = t;
+        st = list ? clnet_model_set_frozen(m, pre, np, 1) : CLNET_ENOMEM;
+        free(list);
+        if (st != CLNET_OK) {
+            fail(ctx, "--freeze", st);
+            goto out;
+        }
+    }
+    if (o->freeze_backbone && (st = clnet_model_set_backbone_frozen(m, 1)) != CLNET_OK) {
+        fail(ctx, "--freeze-backbone", st);
+        goto out;
+    }
+    describe(m->desc, m->graph, layers);
     double per_param;
     const char *optim = optim_text(&recipe, &per_param);
 
     printf("# clnet-bench %s: batch %d, %d warm-up + %d timed + %d recorded steps\n",
            o->model, B, o->warmup, o->steps, o->wall_only ? 0 : o->steps);
     printf("device: %s\n", clnet_ctx_device_name(ctx));
+    if (o->freeze || o->freeze_backbone)
+        printf("frozen: %zu of %zu parameters (%s)\n", clnet_model_frozen_params(m),
+               info.params, o->freeze ? o->freeze : "backbone");
     print_loadavg();
     clnet_stats stats;
     double t0 = clnet__now();
@@ -285,7 +327,8 @@ static int run(const bench_opts *o, clnet_ctx *ctx)
 
     report_input in = {.n_layers = m->desc->n_layers, .layers = layers,
                        .optimizer = optim,
-                       .update_bytes = 4 * per_param * (double)info.params,
+                       .update_bytes = 4 * per_param *
+                                       (double)(info.params - clnet_model_frozen_params(m)),
                        .batch = B, .rec = rec, .n_rec = n_rec};
     report_totals t = report_print(stdout, &in, o->top);
     if (t.steps != o->steps)

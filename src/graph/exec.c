@@ -18,7 +18,9 @@ static uint64_t layer_seed(uint64_t step_seed, int layer)
 }
 
 /* The layer's bound tensors, with the network input taken from the slot in
- * use for this step. */
+ * use for this step. A frozen layer with persistent state runs in its
+ * inference form (graph.h): batchnorm then normalises with its running
+ * statistics and leaves them alone, and its backward is the affine one. */
 static clnet__op_io layer_io(const clnet__graph *g, int i, int training,
                              uint64_t step_seed)
 {
@@ -27,9 +29,22 @@ static clnet__op_io layer_io(const clnet__graph *g, int i, int training,
     for (int k = 0; k < l->n_in; k++)
         if (l->from[k] < 0)
             io.in[k] = g->input;
-    io.training = training;
+    io.training = training && !(g->layers[i].frozen && l->plan.n_state > 0);
     io.seed = layer_seed(step_seed, i);
     return io;
+}
+
+void clnet__graph_update_frozen(clnet__graph *g)
+{
+    const clnet__model_desc *d = g->desc;
+    /* File order is topological: every input's flag is known first. */
+    for (int i = 0; i < d->n_layers; i++) {
+        const clnet__layer_desc *l = &d->layers[i];
+        int wanted = !g->layers[i].frozen && l->plan.n_params > 0;
+        for (int k = 0; k < l->n_in && !wanted; k++)
+            wanted = l->from[k] >= 0 && g->layers[l->from[k]].grad_wanted;
+        g->layers[i].grad_wanted = wanted;
+    }
 }
 
 static clnet_status layer_error(clnet__graph *g, int i, clnet_status st,
@@ -84,16 +99,29 @@ clnet_status clnet__graph_backward(clnet__graph *g, uint64_t step_seed)
     for (int j = L - 1; j >= 0 && st == CLNET_OK; j--) {
         clnet__prof_mark(g->ctx, CLNET__PROF_BACKWARD, j);
         /* Gradients accumulate (+=): zero each activation gradient right
-         * before its first writer, the latest layer that reads it. */
+         * before its first writer, the latest layer that reads it (only
+         * the ones backward writes: grad_wanted). */
         for (int i = 0; i < j; i++)
-            if (g->layers[i].out_grad_first_use == j) {
+            if (g->layers[i].out_grad_first_use == j && g->layers[i].grad_wanted) {
                 clnet__op_io *src = &g->layers[i].io;
                 st = clnet__fill(g->ctx, src->dout, clnet__shape_count(src->out_shape), 0.0f);
                 if (st != CLNET_OK)
                     return st;
             }
+        /* Nothing trained depends on this layer (it and everything before
+         * it frozen, or no parameters upstream): no backward at all. */
+        if (!g->layers[j].grad_wanted)
+            continue;
         const clnet__layer_desc *l = &g->desc->layers[j];
         clnet__op_io io = layer_io(g, j, 1, step_seed);
+        /* Unwanted gradients are {0}, which ops skip (op.h): a frozen
+         * layer's parameters, and inputs that feed nothing trained. */
+        if (g->layers[j].frozen)
+            for (int k = 0; k < CLNET__MAX_PARAMS; k++)
+                io.dparam[k] = (clnet__tensor){0};
+        for (int k = 0; k < l->n_in; k++)
+            if (l->from[k] >= 0 && !g->layers[l->from[k]].grad_wanted)
+                io.din[k] = (clnet__tensor){0};
         st = l->op->backward(g->ctx, l->params, &io);
         if (st != CLNET_OK)
             return layer_error(g, j, st, "backward");

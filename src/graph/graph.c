@@ -353,8 +353,10 @@ clnet_status clnet__graph_create(clnet_ctx *ctx, const clnet__model_desc *desc,
         if (st != CLNET_OK)
             clnet__fail_prefix(ctx, st, "activation memory for batch %d", batch);
     }
-    if (st == CLNET_OK)
+    if (st == CLNET_OK) {
         bind_layers(g, iv);
+        clnet__graph_update_frozen(g); /* nothing frozen yet */
+    }
     free(iv);
     if (st != CLNET_OK) {
         clnet__graph_free(g);

@@ -28,6 +28,14 @@ typedef struct clnet__param_ref {
 typedef struct clnet__graph_layer {
     clnet__op_io io;          /* tensors bound for this batch size */
     int out_grad_first_use;   /* zero its dout before this backward step */
+    /* Frozen (fine-tuning): its parameters get no gradient and no update,
+     * and an op with persistent state (batchnorm's running statistics)
+     * runs in its inference form in training steps too, so that nothing of
+     * the layer changes (PyTorch's requires_grad_(False) plus bn.eval()). */
+    int frozen;
+    /* Some trained parameter depends on this layer's output, so backward
+     * needs its output gradient (clnet__graph_update_frozen). */
+    int grad_wanted;
 } clnet__graph_layer;
 
 typedef struct clnet__graph {
@@ -80,8 +88,12 @@ clnet_status clnet__graph_loss(clnet__graph *g, int n, float label_smoothing,
                                int with_grad);
 /* Makes slot 0 or 1 the input of the next forward/backward. */
 void clnet__graph_use_slot(clnet__graph *g, int slot);
-/* Zeroes parameter gradients, then enqueues backward in reverse order. */
+/* Zeroes parameter gradients, then enqueues backward in reverse order.
+ * Frozen layers get no parameter gradients, and a layer no trained
+ * parameter depends on is skipped (no input gradient work either). */
 clnet_status clnet__graph_backward(clnet__graph *g, uint64_t step_seed);
+/* After changing layers[].frozen: which output gradients backward needs. */
+void clnet__graph_update_frozen(clnet__graph *g);
 
 /* Total bytes of the plan (arena + flat buffers) and the naive sum. */
 void clnet__graph_memory(const clnet__graph *g, size_t *planned, size_t *naive);

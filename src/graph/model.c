@@ -2,7 +2,9 @@
 #include "graph/model_impl.h"
 
 #include "core/ctx.h"
+#include "io/cfg_override.h"
 #include "ops/loss.h"
+#include "onnx/import.h" /* .onnx files: an importer upstream of graph/ (see clnet_model_load) */
 
 #include <math.h>
 #include <stdio.h>
@@ -126,9 +128,18 @@ clnet_status clnet_model_load_string(clnet_ctx *ctx, const char *label,
         return clnet__fail(ctx, CLNET_EINVAL, "batch size %d < 0", s->batch);
     clnet__model_desc *desc = NULL;
     label = label ? label : "<string>";
+    char *rewritten = NULL;
+    if (s->channels || s->height || s->width || s->classes) {
+        const clnet__cfg_overrides o = {s->channels, s->height, s->width, s->classes};
+        clnet_status st = clnet__cfg_override(ctx, label, cfg_text, &o, &rewritten);
+        if (st != CLNET_OK)
+            return st;
+        cfg_text = rewritten;
+    }
     clnet_status st = clnet__model_parse(ctx, label, cfg_text, s->batch, &desc);
     if (st == CLNET_EPARSE && s->batch > 1)
         suggest_batch(ctx, label, cfg_text, s);
+    free(rewritten);
     if (st != CLNET_OK)
         return st;
     return model_create(ctx, desc, s, out);
@@ -139,6 +150,8 @@ clnet_status clnet_model_load(clnet_ctx *ctx, const char *cfg_path,
 {
     if (!ctx || !cfg_path || !out)
         return clnet__fail(ctx, CLNET_EINVAL, "clnet_model_load: NULL argument");
+    if (clnet__onnx_is_onnx_path(cfg_path))
+        return clnet__onnx_model_load(ctx, cfg_path, s, out);
     char *text = NULL;
     clnet_status st = clnet__read_file(ctx, cfg_path, &text, NULL);
     if (st != CLNET_OK)
@@ -165,6 +178,11 @@ const char *clnet_model_meta(const clnet_model *m, const char *key)
         if (strcmp(m->meta[2 * i], key) == 0)
             return m->meta[2 * i + 1];
     return NULL;
+}
+
+const char *clnet_model_text(const clnet_model *m)
+{
+    return m && m->desc->text ? m->desc->text : "";
 }
 
 void clnet_model_free(clnet_model *m)

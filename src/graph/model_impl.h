@@ -40,8 +40,22 @@ struct clnet_model {
 clnet_status clnet__model_optim_create(clnet_model *m);
 void clnet__model_optim_free(clnet_model *m);
 size_t clnet__model_optim_bytes(const clnet_model *m);
-/* Enqueues one optimizer update of all parameters (one launch). */
+/* Enqueues one optimizer update of all parameters (one launch; one per
+ * range between frozen layers' parameters when some are frozen). */
 clnet_status clnet__model_optim_step(clnet_model *m);
+/* Hands the frozen layers' parameter ranges to the optimizer (after the
+ * graph's frozen flags changed; model_freeze.c). */
+clnet_status clnet__model_optim_frozen(clnet_model *m);
+/* The frozen layers as "name,name,...", the form checkpoints store, into
+ * buf (cap bytes); returns the length it needs (model_freeze.c). */
+size_t clnet__model_frozen_list(const clnet_model *m, char *buf, size_t cap);
+/* Parses such a list into flags (one per layer; 1 frozen) without touching
+ * m: CLNET_EFORMAT naming `source` and the first unknown name. */
+clnet_status clnet__model_frozen_parse(const clnet_model *m, const char *list,
+                                       const char *source, unsigned char *flags);
+/* Sets every layer's frozen flag from flags, then updates the executor and
+ * the optimizer. */
+clnet_status clnet__model_frozen_apply(clnet_model *m, const unsigned char *flags);
 /* Frees the metadata of the last checkpoint loaded (model.c). */
 void clnet__model_meta_clear(clnet_model *m);
 /* Refuses (CLNET_ENOMEM, with the bytes needed, the bytes the device has

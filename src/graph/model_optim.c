@@ -40,6 +40,9 @@ clnet_status clnet__model_optim_create(clnet_model *m)
     clnet_status st = clnet__optim_create(m->ctx, &s, g->params_count, ranges, nr,
                                           &m->optim);
     free(ranges);
+    /* A re-created optimizer (new recipe) keeps the model's frozen set. */
+    if (st == CLNET_OK)
+        st = clnet__model_optim_frozen(m);
     /* The non-finite flag and its record sit right after the loss
      * counters, so one read returns them all. */
     if (st == CLNET_OK) {
@@ -48,6 +51,23 @@ clnet_status clnet__model_optim_create(clnet_model *m)
         clnet__optim_set_loss(m->optim, (clnet__tensor){g->stats.buf,
                                                         g->stats.off + CLNET__STAT_LOSS_SUM});
     }
+    return st;
+}
+
+clnet_status clnet__model_optim_frozen(clnet_model *m)
+{
+    clnet__graph *g = m->graph;
+    if (!m->optim)
+        return CLNET_OK;
+    clnet__optim_range *ranges = calloc((size_t)g->n_params + 1, sizeof *ranges);
+    if (!ranges)
+        return clnet__fail(m->ctx, CLNET_ENOMEM, "out of host memory");
+    size_t nr = 0;
+    for (int i = 0; i < g->n_params; i++)
+        if (g->layers[g->params[i].layer].frozen)
+            ranges[nr++] = (clnet__optim_range){g->params[i].offset, g->params[i].count};
+    clnet_status st = clnet__optim_set_frozen(m->ctx, m->optim, ranges, nr);
+    free(ranges);
     return st;
 }
 

@@ -1,7 +1,7 @@
 /* Model checkpoints in safetensors: parameters, running statistics and
  * optimizer moments as float32 tensors; step, seed, recipe, the running loss
- * counters, the model file text and the caller's key/values in __metadata__.
- * One file resumes a run. */
+ * counters, the frozen layers, the model file text and the caller's
+ * key/values in __metadata__. One file resumes a run. */
 #include "graph/model_impl.h"
 
 #include "core/core.h"
@@ -83,9 +83,13 @@ clnet_status clnet_model_save(clnet_model *m, const char *path,
 
     size_t nt = (size_t)g->n_params + (size_t)g->n_state + h.n_moments;
     clnet__st_tensor *t = calloc(nt + 1, sizeof *t);
-    clnet__st_meta *kv = calloc(n_meta + 16, sizeof *kv);
+    clnet__st_meta *kv = calloc(n_meta + 17, sizeof *kv); /* 17 keys of ours */
     char num[12][64], stats[4 * 24];
-    if (st == CLNET_OK && (!t || !kv))
+    /* "train.frozen": the frozen layers' names, comma-separated; written
+     * even when empty, so a resume unfreezes what a run had unfrozen. */
+    size_t frozen_len = clnet__model_frozen_list(m, NULL, 0);
+    char *frozen = malloc(frozen_len + 1);
+    if (st == CLNET_OK && (!t || !kv || !frozen))
         st = clnet__fail(ctx, CLNET_ENOMEM, "out of host memory");
     if (st == CLNET_OK) {
         size_t k = 0;
@@ -130,10 +134,13 @@ clnet_status clnet_model_save(clnet_model *m, const char *path,
             len += (size_t)snprintf(stats + len, sizeof stats - len, "%s%.9g", i ? "," : "",
                                     (double)counters[i]);
         kv[q++] = (clnet__st_meta){"train.counters", stats};
+        clnet__model_frozen_list(m, frozen, frozen_len + 1);
+        kv[q++] = (clnet__st_meta){"train.frozen", frozen};
         for (size_t i = 0; i < n_meta; i++)
             kv[q++] = (clnet__st_meta){meta[i].key, meta[i].value};
         st = clnet__st_write(ctx, path, t, nt, kv, q);
     }
+    free(frozen);
     free(t);
     free(kv);
     host_free(&h);
@@ -244,6 +251,15 @@ clnet_status clnet_model_load_checkpoint(clnet_model *m, const char *path)
         counters[i] = strtof(cs, &end);
         cs = *end == ',' ? end + 1 : end;
     }
+    /* The frozen layers (absent in checkpoints from before freezing
+     * existed: the model's flags stay as they are). */
+    const char *frozen_list = clnet__st_meta_get(f, "train.frozen");
+    unsigned char *frozen = NULL;
+    if (st == CLNET_OK && frozen_list) {
+        frozen = malloc((size_t)m->desc->n_layers);
+        st = frozen ? clnet__model_frozen_parse(m, frozen_list, path, frozen)
+                    : clnet__fail(ctx, CLNET_ENOMEM, "out of host memory");
+    }
     if (st == CLNET_OK)
         st = keep_meta(m, f);
     if (st == CLNET_OK && g->params_count)
@@ -274,6 +290,9 @@ clnet_status clnet_model_load_checkpoint(clnet_model *m, const char *path)
     }
     for (int i = 0; i < 3; i++)
         free(moments[i]);
+    if (st == CLNET_OK && frozen)
+        st = clnet__model_frozen_apply(m, frozen);
+    free(frozen);
     if (st == CLNET_OK) {
         m->step = step ? strtoull(step, NULL, 10) : 0;
         if (seed)

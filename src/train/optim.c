@@ -32,6 +32,10 @@ struct clnet__optim {
     clnet__tensor loss;    /* the float it checks when it records (or none) */
     clnet__kernel *k_step, *k_norm, *k_scale;
     size_t wg_step, wg_norm;
+    /* The element ranges that are updated, in order and disjoint: all of
+     * them ({0, n}) unless clnet__optim_set_frozen took some out. */
+    clnet__optim_range *active;
+    size_t n_active;
 };
 
 static const char *const names[] = {
@@ -207,6 +211,12 @@ clnet_status clnet__optim_create(clnet_ctx *ctx,
         st = zeroed(ctx, CLNET__NONFINITE_FLOATS + 1, &o->own_flag);
     if (st == CLNET_OK)
         st = get_kernels(ctx, o, mode);
+    if (st == CLNET_OK && !(o->active = malloc(sizeof *o->active)))
+        st = clnet__fail(ctx, CLNET_ENOMEM, "optimizer: out of host memory");
+    if (st == CLNET_OK) {
+        o->active[0] = (clnet__optim_range){0, n_params};
+        o->n_active = 1;
+    }
     if (st != CLNET_OK) {
         clnet__optim_free(ctx, o);
         return st;
@@ -243,7 +253,61 @@ void clnet__optim_free(clnet_ctx *ctx, clnet__optim *opt)
     clnet__buf_release(ctx, opt->mask);
     clnet__buf_release(ctx, opt->partials);
     clnet__buf_release(ctx, opt->own_flag);
+    free(opt->active);
     free(opt);
+}
+
+static int by_begin(const void *a, const void *b)
+{
+    const clnet__optim_range *x = a, *y = b;
+    return x->begin < y->begin ? -1 : x->begin > y->begin;
+}
+
+clnet_status clnet__optim_set_frozen(clnet_ctx *ctx, clnet__optim *opt,
+                                     const clnet__optim_range *frozen,
+                                     size_t n_frozen)
+{
+    CLNET__CHECK_ARG(ctx, opt && (frozen || n_frozen == 0));
+    for (size_t k = 0; k < n_frozen; k++)
+        if (frozen[k].begin > opt->n || frozen[k].count > opt->n - frozen[k].begin)
+            return clnet__fail(ctx, CLNET_EINVAL,
+                               "optimizer: frozen range %zu [%zu, +%zu) exceeds "
+                               "the %zu parameters",
+                               k, frozen[k].begin, frozen[k].count, opt->n);
+    /* The complement of the frozen ranges: sort them, then sweep. Between
+     * n_frozen frozen ranges lie at most n_frozen + 1 active ones. */
+    clnet__optim_range *f = malloc((n_frozen + 1) * sizeof *f);
+    clnet__optim_range *a = malloc((n_frozen + 1) * sizeof *a);
+    if (!f || !a) {
+        free(f);
+        free(a);
+        return clnet__fail(ctx, CLNET_ENOMEM, "optimizer: out of host memory");
+    }
+    if (n_frozen)
+        memcpy(f, frozen, n_frozen * sizeof *f);
+    qsort(f, n_frozen, sizeof *f, by_begin);
+    size_t pos = 0, na = 0;
+    for (size_t k = 0; k < n_frozen; k++) {
+        if (f[k].begin > pos)
+            a[na++] = (clnet__optim_range){pos, f[k].begin - pos};
+        if (f[k].begin + f[k].count > pos)
+            pos = f[k].begin + f[k].count;
+    }
+    if (pos < opt->n)
+        a[na++] = (clnet__optim_range){pos, opt->n - pos};
+    free(f);
+    free(opt->active);
+    opt->active = a;
+    opt->n_active = na;
+    return CLNET_OK;
+}
+
+size_t clnet__optim_updated(const clnet__optim *opt)
+{
+    size_t n = 0;
+    for (size_t k = 0; opt && k < opt->n_active; k++)
+        n += opt->active[k].count;
+    return n;
 }
 
 static clnet_status check_view(clnet_ctx *ctx, clnet__tensor t, size_t n,
@@ -283,7 +347,9 @@ clnet_status clnet__optim_step(clnet_ctx *ctx, clnet__optim *opt,
     clnet_status st = check_view(ctx, params, opt->n, "parameter");
     if (st == CLNET_OK)
         st = check_view(ctx, grads, opt->n, "gradient");
-    if (st == CLNET_OK && opt->k_norm)
+    if (st != CLNET_OK || opt->n_active == 0) /* everything frozen */
+        return st;
+    if (opt->k_norm)
         st = launch_clip(ctx, opt, grads);
     if (st != CLNET_OK)
         return st;
@@ -298,18 +364,26 @@ clnet_status clnet__optim_step(clnet_ctx *ctx, clnet__optim *opt,
      * the flag itself: other work-items may be writing it). */
     clnet__tensor loss = opt->loss.buf ? opt->loss
                                        : (clnet__tensor){opt->own_flag, CLNET__NONFINITE_FLOATS};
-    return CLNET__LAUNCH(
-        ctx, opt->k_step, 1, &opt->n, &opt->wg_step, CLNET_ARG_U32(opt->n),
-        CLNET_ARG_F32(c.lr), CLNET_ARG_F32(c.wd), CLNET_ARG_F32(c.momentum),
-        CLNET_ARG_F32(c.beta1), CLNET_ARG_F32(c.one_minus_beta1),
-        CLNET_ARG_F32(c.beta2), CLNET_ARG_F32(c.one_minus_beta2),
-        CLNET_ARG_F32(c.eps), CLNET_ARG_F32(c.step_size),
-        CLNET_ARG_F32(c.bc2_sqrt), CLNET_ARG_F32(c.decoupled),
-        CLNET_ARG_BUF(opt->partials ? opt->partials : any), CLNET_ARG_U32(opt->norm_groups),
-        CLNET_ARG_T(params), CLNET_ARG_T(grads),
-        CLNET_ARG_BUF(opt->m1 ? opt->m1 : any), CLNET_ARG_BUF(opt->m2 ? opt->m2 : any),
-        CLNET_ARG_BUF(opt->mask ? opt->mask : any), CLNET_ARG_T(opt->flag),
-        CLNET_ARG_T(loss), CLNET_ARG_U32(step_tag));
+    /* One launch per active range (one over everything when nothing is
+     * frozen): the kernel takes absolute indices, so the decay mask, the
+     * moments and the non-finite record need no offsets. */
+    for (size_t k = 0; k < opt->n_active && st == CLNET_OK; k++) {
+        const clnet__optim_range *r = &opt->active[k];
+        st = CLNET__LAUNCH(
+            ctx, opt->k_step, 1, &r->count, &opt->wg_step,
+            CLNET_ARG_U32(r->begin), CLNET_ARG_U32(r->begin + r->count),
+            CLNET_ARG_F32(c.lr), CLNET_ARG_F32(c.wd), CLNET_ARG_F32(c.momentum),
+            CLNET_ARG_F32(c.beta1), CLNET_ARG_F32(c.one_minus_beta1),
+            CLNET_ARG_F32(c.beta2), CLNET_ARG_F32(c.one_minus_beta2),
+            CLNET_ARG_F32(c.eps), CLNET_ARG_F32(c.step_size),
+            CLNET_ARG_F32(c.bc2_sqrt), CLNET_ARG_F32(c.decoupled),
+            CLNET_ARG_BUF(opt->partials ? opt->partials : any),
+            CLNET_ARG_U32(opt->norm_groups), CLNET_ARG_T(params), CLNET_ARG_T(grads),
+            CLNET_ARG_BUF(opt->m1 ? opt->m1 : any), CLNET_ARG_BUF(opt->m2 ? opt->m2 : any),
+            CLNET_ARG_BUF(opt->mask ? opt->mask : any), CLNET_ARG_T(opt->flag),
+            CLNET_ARG_T(loss), CLNET_ARG_U32(step_tag));
+    }
+    return st;
 }
 
 clnet_status clnet__optim_zero_grad(clnet_ctx *ctx, const clnet__optim *opt,

@@ -28,6 +28,16 @@
  * no mask and no decay code in the kernel; ranges covering every element:
  * no mask either.
  *
+ * Frozen ranges (fine-tuning): clnet__optim_set_frozen takes element ranges
+ * out of the update. Their parameters and moments are left as they are (no
+ * decay either), and the step launches the update kernel once per range
+ * that is still updated, with absolute indices, so frozen elements cost
+ * nothing and nothing frozen means the one launch over everything. The
+ * non-finite check runs where the update does. Gradient clipping still
+ * sums the squares of ALL n gradients: the executor leaves frozen gradients
+ * at zero, which makes that the norm over the trained parameters, as
+ * PyTorch's clip_grad_norm_ over the parameters that have a gradient.
+ *
  * Non-finite gradients: the update kernel sets a float flag to 1.0f when it
  * meets a NaN or Inf gradient (the update still happens, as in PyTorch). The
  * flag stays set until cleared; the trainer reads it with the loss every N
@@ -116,6 +126,16 @@ clnet_status clnet__optim_step(clnet_ctx *ctx, clnet__optim *opt,
                                clnet__tensor params, clnet__tensor grads,
                                float lr, uint64_t step);
 
+/* Freezes the elements of the listed ranges (any order, may overlap; none:
+ * everything is updated again), replacing the previous list; takes effect
+ * from the next step. Moments of frozen elements are kept, so a range
+ * unfrozen later resumes from them. */
+clnet_status clnet__optim_set_frozen(clnet_ctx *ctx, clnet__optim *opt,
+                                     const clnet__optim_range *frozen,
+                                     size_t n_frozen);
+/* Elements a step updates (n_params less the frozen ones). */
+size_t clnet__optim_updated(const clnet__optim *opt);
+
 /* Sets the n_params gradients to zero (one fill). */
 clnet_status clnet__optim_zero_grad(clnet_ctx *ctx, const clnet__optim *opt,
                                     clnet__tensor grads);
@@ -177,5 +197,13 @@ void clnet__optim_ref_step(const clnet__optim_settings *s, size_t n,
                            float *params, const float *grads, float *m1,
                            float *m2, const unsigned char *decay_mask,
                            float lr, uint64_t step, int *nonfinite);
+/* The same with frozen elements (frozen_mask: one byte per parameter, NULL:
+ * none): those keep their parameter and moments and are not checked for
+ * non-finite gradients; clipping's norm still covers all n gradients. */
+void clnet__optim_ref_step_frozen(const clnet__optim_settings *s, size_t n,
+                                  float *params, const float *grads, float *m1,
+                                  float *m2, const unsigned char *decay_mask,
+                                  const unsigned char *frozen_mask, float lr,
+                                  uint64_t step, int *nonfinite);
 
 #endif

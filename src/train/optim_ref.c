@@ -20,9 +20,21 @@ void clnet__optim_ref_step(const clnet__optim_settings *s, size_t n,
                            float *m2, const unsigned char *decay_mask,
                            float lr, uint64_t step, int *nonfinite)
 {
+    clnet__optim_ref_step_frozen(s, n, params, grads, m1, m2, decay_mask, NULL,
+                                 lr, step, nonfinite);
+}
+
+void clnet__optim_ref_step_frozen(const clnet__optim_settings *s, size_t n,
+                                  float *params, const float *grads, float *m1,
+                                  float *m2, const unsigned char *decay_mask,
+                                  const unsigned char *frozen_mask, float lr,
+                                  uint64_t step, int *nonfinite)
+{
     clnet__optim_coef c = clnet__optim_coef_of(s, lr, step);
     float scale = s->clip_norm > 0 ? clip_scale(grads, n, s->clip_norm) : 1.0f;
     for (size_t i = 0; i < n; i++) {
+        if (frozen_mask && frozen_mask[i])
+            continue;
         float g = grads[i];
         if (!isfinite(g))
             *nonfinite = 1;

@@ -117,4 +117,9 @@ clnet_status clnet__st_read(clnet_ctx *ctx, clnet__st_file *f,
                             const char *name, int ndim, const size_t *shape,
                             float *dst);
 
+/* Reads entry e's bytes as stored (e->end - e->begin of them, little-endian,
+ * any dtype) into dst; e must come from this file. */
+clnet_status clnet__st_read_raw(clnet_ctx *ctx, clnet__st_file *f,
+                                const clnet__st_entry *e, void *dst);
+
 #endif

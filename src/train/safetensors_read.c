@@ -437,3 +437,16 @@ clnet_status clnet__st_read(clnet_ctx *ctx, clnet__st_file *f,
     clnet__st_floats_from_le(dst, e->count);
     return CLNET_OK;
 }
+
+clnet_status clnet__st_read_raw(clnet_ctx *ctx, clnet__st_file *f,
+                                const clnet__st_entry *e, void *dst)
+{
+    CLNET__CHECK_ARG(ctx, f && e && (dst || e->end == e->begin));
+    size_t len = (size_t)(e->end - e->begin);
+    if (len && !pread_all(f->fd, dst, len, f->data_start + e->begin))
+        return clnet__fail(ctx, CLNET_EIO,
+                           "%s: tensor " NAME_FMT ": reading %zu bytes failed "
+                           "(file changed since it was opened?)",
+                           f->path, e->name, len);
+    return CLNET_OK;
+}

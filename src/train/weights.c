@@ -61,6 +61,15 @@ const clnet__named_tensor *clnet__tensor_set_find(const clnet__tensor_set *s,
     return NULL;
 }
 
+static void free_skips(clnet__weights_skip *l, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(l[i].name);
+        free(l[i].reason);
+    }
+    free(l);
+}
+
 void clnet__tensor_set_clear(clnet__tensor_set *s)
 {
     if (!s)
@@ -70,8 +79,21 @@ void clnet__tensor_set_clear(clnet__tensor_set *s)
         free(s->t[i].data);
     }
     free(s->t);
+    free_skips(s->unread, s->n_unread);
     s->t = NULL;
-    s->n = s->cap = 0;
+    s->unread = NULL;
+    s->n = s->cap = s->n_unread = 0;
+}
+
+void clnet__weights_name_key(const char *name, char *out, size_t cap)
+{
+    if (!cap)
+        return;
+    const char *last = strrchr(name, '.');
+    size_t i = 0;
+    for (; name[i] && i + 1 < cap; i++)
+        out[i] = name[i] == '.' && name + i != last ? '_' : name[i];
+    out[i] = '\0';
 }
 
 /* "[a,b,c]" */
@@ -120,21 +142,37 @@ static int push_skip(clnet__weights_skip **list, size_t *n, const char *name,
     return 1;
 }
 
+clnet_status clnet__tensor_set_unread(clnet_ctx *ctx, clnet__tensor_set *s,
+                                      const char *name, const char *reason)
+{
+    if (!push_skip(&s->unread, &s->n_unread, name, reason))
+        return clnet__fail(ctx, CLNET_ENOMEM, "out of host memory");
+    return CLNET_OK;
+}
+
 void clnet__weights_result_free(clnet__weights_result *res)
 {
     if (!res)
         return;
-    for (size_t i = 0; i < res->n_skipped; i++) {
-        free(res->skipped[i].name);
-        free(res->skipped[i].reason);
-    }
-    for (size_t i = 0; i < res->n_missing; i++) {
-        free(res->missing[i].name);
-        free(res->missing[i].reason);
-    }
-    free(res->skipped);
-    free(res->missing);
+    free_skips(res->skipped, res->n_skipped);
+    free_skips(res->missing, res->n_missing);
     memset(res, 0, sizeof *res);
+}
+
+/* The set's tensor for a model tensor: its exact name, else the same key
+ * (keys[j] is the key of s->t[j]). */
+static const clnet__named_tensor *find_for(const clnet__tensor_set *s, char **keys,
+                                           const char *name)
+{
+    const clnet__named_tensor *t = clnet__tensor_set_find(s, name);
+    if (t)
+        return t;
+    char key[CLNET__NAME_MAX + 64];
+    clnet__weights_name_key(name, key, sizeof key);
+    for (size_t j = 0; j < s->n; j++)
+        if (strcmp(keys[j], key) == 0)
+            return &s->t[j];
+    return NULL;
 }
 
 /* The model's tensors, parameters first: ref, and which flat buffer. */
@@ -165,8 +203,18 @@ clnet_status clnet__weights_copy(clnet_model *m, const clnet__tensor_set *s,
     model_tensor *mt = malloc((nt + 1) * sizeof *mt);
     const clnet__named_tensor **src = calloc(nt + 1, sizeof *src);
     char *used = calloc(s->n + 1, 1);
-    clnet_status st = mt && src && used ? CLNET_OK
-                                        : clnet__fail(ctx, CLNET_ENOMEM, "out of host memory");
+    char **keys = calloc(s->n + 1, sizeof *keys);
+    clnet_status st = mt && src && used && keys
+                          ? CLNET_OK
+                          : clnet__fail(ctx, CLNET_ENOMEM, "out of host memory");
+    for (size_t j = 0; j < s->n && st == CLNET_OK; j++) {
+        size_t len = strlen(s->t[j].name) + 1;
+        keys[j] = malloc(len);
+        if (!keys[j])
+            st = clnet__fail(ctx, CLNET_ENOMEM, "out of host memory");
+        else
+            clnet__weights_name_key(s->t[j].name, keys[j], len);
+    }
     if (st == CLNET_OK)
         r.model_tensors = model_tensors(g, mt);
     /* Check every tensor before writing any. */
@@ -176,7 +224,9 @@ clnet_status clnet__weights_copy(clnet_model *m, const clnet__tensor_set *s,
         size_t shape[CLNET__TENSOR_MAX_DIMS];
         for (int d = 0; d < p->dims.ndim; d++)
             shape[d] = (size_t)p->dims.d[d];
-        const clnet__named_tensor *t = clnet__tensor_set_find(s, p->name);
+        const clnet__named_tensor *t = find_for(s, keys, p->name);
+        if (t && used[t - s->t]) /* two model tensors, one key: take it once */
+            t = NULL;
         if (t)
             used[t - s->t] = 1;
         if (t && shapes_match(t->ndim, t->shape, p->dims.ndim, shape)) {
@@ -204,6 +254,9 @@ clnet_status clnet__weights_copy(clnet_model *m, const clnet__tensor_set *s,
         if (!used[j] && !push_skip(&r.skipped, &r.n_skipped, s->t[j].name,
                                    "no tensor of that name in the model"))
             st = clnet__fail(ctx, CLNET_ENOMEM, "out of host memory");
+    for (size_t j = 0; j < s->n_unread && st == CLNET_OK; j++)
+        if (!push_skip(&r.skipped, &r.n_skipped, s->unread[j].name, s->unread[j].reason))
+            st = clnet__fail(ctx, CLNET_ENOMEM, "out of host memory");
     if (st == CLNET_OK && r.loaded == 0 && nt > 0)
         st = clnet__fail(ctx, CLNET_ENOTFOUND, "%s: none of its %zu tensors matches a "
                          "tensor of the model by name and shape (the model's first is %s)",
@@ -212,6 +265,9 @@ clnet_status clnet__weights_copy(clnet_model *m, const clnet__tensor_set *s,
         if (src[i])
             st = clnet__buf_write(ctx, mt[i].buf, mt[i].ref->offset * sizeof(float),
                                   mt[i].ref->count * sizeof(float), src[i]->data);
+    for (size_t j = 0; keys && j < s->n; j++)
+        free(keys[j]);
+    free(keys);
     free(mt);
     free(src);
     free(used);
@@ -219,5 +275,32 @@ clnet_status clnet__weights_copy(clnet_model *m, const clnet__tensor_set *s,
         *res = r;
     else
         clnet__weights_result_free(&r);
+    return st;
+}
+
+clnet_status clnet__weights_zero_head(clnet_model *m, const clnet__weights_result *res,
+                                      int all, size_t *zeroed)
+{
+    *zeroed = 0;
+    const clnet__graph *g = m->graph;
+    if (g->n_params == 0)
+        return CLNET_OK;
+    int head = g->params[g->n_params - 1].layer;
+    clnet_status st = CLNET_OK;
+    for (int i = 0; i < g->n_params && st == CLNET_OK; i++) {
+        const clnet__param_ref *p = &g->params[i];
+        int missing = 0;
+        for (size_t j = 0; res && j < res->n_missing && !missing; j++)
+            missing = strcmp(res->missing[j].name, p->name) == 0;
+        if (p->layer != head || !(missing || all))
+            continue;
+        float *zeros = calloc(p->count ? p->count : 1, sizeof *zeros);
+        st = zeros ? clnet__buf_write(m->ctx, g->params_buf, p->offset * sizeof(float),
+                                      p->count * sizeof(float), zeros)
+                   : clnet__fail(m->ctx, CLNET_ENOMEM, "out of host memory");
+        free(zeros);
+        if (st == CLNET_OK)
+            (*zeroed)++;
+    }
     return st;
 }

@@ -4,6 +4,7 @@
  * message, so a zeroed context stands in for a real one. */
 #include "../support.h"
 #include "core/ctx.h"
+#include "io/cfg_override.h"
 #include "io/model_desc.h"
 
 #include <dirent.h>
@@ -285,6 +286,46 @@ START_TEST(shipped_model_parameter_counts)
 }
 END_TEST
 
+/* Another input size and class count: [net] and the logits layer are
+ * rewritten (a dense head, and a conv head before global pooling, with an
+ * activation shorthand in between); the text parses with the new shapes;
+ * logits from an add are refused naming the layer. */
+START_TEST(override_input_and_classes)
+{
+    static const char *const heads[2] = {
+        "[conv]\nfilters=4\nkernel=3\n[globalavgpool]\n[dense]\nname=fc\n"
+        "outputs=3 ; the classes\nactivation=relu\n",
+        "[conv]\nfilters=4\nkernel=3\n[conv]\nname=cls\nfilters=3\nkernel=1\n"
+        "[globalavgpool]\n"};
+    for (int i = 0; i < 2; i++) {
+        char text[512], *out = NULL;
+        snprintf(text, sizeof text, "[net]\nchannels=1\nheight=8\nwidth=8\nclasses=3\n%s",
+                 heads[i]);
+        const clnet__cfg_overrides o = {3, 12, 10, 7};
+        ck_assert_int_eq(clnet__cfg_override(ctx, "t.cfg", text, &o, &out), CLNET_OK);
+        clnet__model_desc *m = NULL;
+        ck_assert_msg(clnet__model_parse(ctx, "t.cfg", out, 0, &m) == CLNET_OK, "%s: %s",
+                      out, ctx->errmsg);
+        ck_assert_int_eq(m->channels, 3);
+        ck_assert_int_eq(m->height, 12);
+        ck_assert_int_eq(m->width, 10);
+        ck_assert_int_eq(m->classes, 7);
+        ck_assert_int_eq(m->layers[m->n_layers - 1].plan.out.c, 7);
+        ck_assert_ptr_nonnull(strstr(out, i ? "filters=7" : "outputs=7"));
+        clnet__model_desc_free(m);
+        free(out);
+    }
+    const char *add = "[net]\nchannels=1\nheight=1\nwidth=4\nclasses=3\n"
+                      "[dense]\nname=a\noutputs=3\n[dense]\nname=b\nfrom=input\n"
+                      "outputs=3\n[add]\nname=sum\nfrom=a,b\n";
+    char *out = NULL;
+    const clnet__cfg_overrides o = {0, 0, 0, 5};
+    ck_assert_int_eq(clnet__cfg_override(ctx, "t.cfg", add, &o, &out), CLNET_EINVAL);
+    ck_assert_ptr_null(out);
+    ck_assert_ptr_nonnull(strstr(ctx->errmsg, "'sum'"));
+}
+END_TEST
+
 int main(void)
 {
     ctx = calloc(1, sizeof *ctx);
@@ -299,6 +340,7 @@ int main(void)
     tcase_add_test(tc, missing_file_is_io_error);
     tcase_add_test(tc, shipped_models_parse);
     tcase_add_test(tc, shipped_model_parameter_counts);
+    tcase_add_test(tc, override_input_and_classes);
     suite_add_tcase(s, tc);
     int rc = clnet_test_run(s);
     free(ctx);

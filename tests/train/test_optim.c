@@ -152,10 +152,24 @@ static void compare(const char *label, const char *what, int step,
     }
 }
 
+/* Patchy frozen ranges for n >= 8: the head, one overlapping pair in the
+ * middle, a single element and the tail, listed out of order. */
+static size_t frozen_for(size_t n, clnet__optim_range *r)
+{
+    r[0] = (clnet__optim_range){n - n / 8, n / 8};
+    r[1] = (clnet__optim_range){0, n / 6 + 1};
+    r[2] = (clnet__optim_range){n / 3, n / 10 + 1};
+    r[3] = (clnet__optim_range){n / 3 + n / 20, n / 10};
+    r[4] = (clnet__optim_range){n / 2 + 1, 1};
+    return 5;
+}
+
 /* STEPS steps of one configuration on n parameters: params and moments on
  * the device compared to the reference after every step. The parameter and
- * gradient views start at an offset so offsets are exercised too. */
-static void run_case(const opt_case *c, size_t n, uint64_t seed)
+ * gradient views start at an offset so offsets are exercised too. With
+ * `frozen`, some ranges are frozen (frozen_for): the reference skips them,
+ * and they must keep their values bit for bit. */
+static void run_case_frozen(const opt_case *c, size_t n, uint64_t seed, int frozen)
 {
     const size_t off = 3;
     clnet__optim_settings s;
@@ -171,6 +185,19 @@ static void run_case(const opt_case *c, size_t n, uint64_t seed)
     clnet__optim *opt = NULL;
     ck_assert_msg(clnet__optim_create(ctx, &s, n, r, nr, &opt) == CLNET_OK,
                   "%s: %s", c->label, clnet_errmsg(ctx));
+    unsigned char *fmask = NULL;
+    if (frozen) {
+        clnet__optim_range fr[5];
+        size_t nf = frozen_for(n, fr);
+        fmask = calloc(n, 1);
+        for (size_t k = 0; k < nf; k++)
+            memset(fmask + fr[k].begin, 1, fr[k].count);
+        ck_assert_int_eq(clnet__optim_set_frozen(ctx, opt, fr, nf), CLNET_OK);
+        size_t updated = 0;
+        for (size_t i = 0; i < n; i++)
+            updated += !fmask[i];
+        ck_assert_uint_eq(clnet__optim_updated(opt), updated);
+    }
     float *p = malloc((n + off) * 4), *g = malloc((n + off) * 4);
     float *m1 = calloc(n, 4), *m2 = calloc(n, 4), *got = malloc(n * 4);
     clnet_test_rng rng;
@@ -188,15 +215,24 @@ static void run_case(const opt_case *c, size_t n, uint64_t seed)
         ck_assert_msg(clnet__optim_step(ctx, opt, tp, tg, lr, (uint64_t)t) == CLNET_OK,
                       "%s: %s", c->label, clnet_errmsg(ctx));
         int nf = 0;
-        clnet__optim_ref_step(&s, n, p + off, g + off, m1, m2, mask, lr,
-                              (uint64_t)t, &nf);
+        clnet__optim_ref_step_frozen(&s, n, p + off, g + off, m1, m2, mask, fmask,
+                                     lr, (uint64_t)t, &nf);
         ck_assert_int_eq(clnet__buf_read(ctx, bp, off * 4, n * 4, got), CLNET_OK);
         compare(c->label, "param", t, got, p + off, n);
+        /* The reference never touched frozen elements: still the initial
+         * values and zero moments, exactly. */
+        for (size_t i = 0; fmask && i < n; i++)
+            ck_assert_msg(!fmask[i] || memcmp(&got[i], &p[off + i], 4) == 0,
+                          "%s, step %d: frozen param[%zu] changed", c->label, t, i);
         clnet__optim_state st[CLNET__OPTIM_MAX_STATES];
         size_t ns = clnet__optim_states(opt, st);
         for (size_t k = 0; k < ns; k++) {
             ck_assert_int_eq(clnet__buf_read(ctx, st[k].buf, 0, n * 4, got), CLNET_OK);
             compare(c->label, st[k].name, t, got, k == 0 ? m1 : m2, n);
+            for (size_t i = 0; fmask && i < n; i++)
+                ck_assert_msg(!fmask[i] || got[i] == 0.0f,
+                              "%s, step %d: frozen %s[%zu] = %g", c->label, t,
+                              st[k].name, i, (double)got[i]);
         }
     }
     /* The views' neighbours are untouched. */
@@ -209,7 +245,12 @@ static void run_case(const opt_case *c, size_t n, uint64_t seed)
     clnet__optim_free(ctx, opt);
     clnet__buf_release(ctx, bp);
     clnet__buf_release(ctx, bg);
-    free(p), free(g), free(m1), free(m2), free(got), free(mask);
+    free(p), free(g), free(m1), free(m2), free(got), free(mask), free(fmask);
+}
+
+static void run_case(const opt_case *c, size_t n, uint64_t seed)
+{
+    run_case_frozen(c, n, seed, 0);
 }
 
 START_TEST(device_matches_reference)
@@ -219,6 +260,75 @@ START_TEST(device_matches_reference)
     for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++)
         for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
             run_case(&cases[i], sizes[k], 1000 + i);
+}
+END_TEST
+
+/* Every configuration with frozen ranges, against the reference that skips
+ * them; run_case_frozen also checks the frozen elements bit for bit. */
+START_TEST(frozen_ranges_match_reference)
+{
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        run_case_frozen(&cases[i], 4099, 2000 + i, 1);
+}
+END_TEST
+
+/* Frozen elements keep their bits and moments; unfreezing (no ranges)
+ * brings them back into the update; a bad range is refused; everything
+ * frozen launches nothing. */
+START_TEST(frozen_exact_and_unfreeze)
+{
+    const size_t n = 300;
+    clnet__optim_settings s;
+    clnet__optim_default_settings(&s, CLNET__OPTIM_ADAMW);
+    s.weight_decay = 0.5f, s.clip_norm = 1.0f;
+    clnet__optim_range all = {0, n};
+    clnet__optim *opt = NULL;
+    ck_assert_int_eq(clnet__optim_create(ctx, &s, n, &all, 1, &opt), CLNET_OK);
+    float p[300], g[300], got[300], m[300];
+    for (size_t i = 0; i < n; i++)
+        p[i] = 1.0f + (float)i / 7.0f, g[i] = 0.25f - (float)(i % 5) / 9.0f;
+    clnet__buf *bp = dev_buf(n, p), *bg = dev_buf(n, g);
+    clnet__tensor tp = {bp, 0}, tg = {bg, 0};
+    clnet__optim_range fr[2] = {{100, 50}, {250, 50}};
+    ck_assert_int_eq(clnet__optim_set_frozen(ctx, opt, fr, 2), CLNET_OK);
+    ck_assert_uint_eq(clnet__optim_updated(opt), n - 100);
+    for (int t = 1; t <= 3; t++)
+        ck_assert_int_eq(clnet__optim_step(ctx, opt, tp, tg, 0.1f, (uint64_t)t), CLNET_OK);
+    ck_assert_int_eq(clnet__buf_read(ctx, bp, 0, sizeof got, got), CLNET_OK);
+    clnet__optim_state st[CLNET__OPTIM_MAX_STATES];
+    ck_assert_uint_eq(clnet__optim_states(opt, st), 2);
+    ck_assert_int_eq(clnet__buf_read(ctx, st[0].buf, 0, sizeof m, m), CLNET_OK);
+    for (size_t i = 0; i < n; i++) {
+        int fz = (i >= 100 && i < 150) || i >= 250;
+        if (fz) {
+            ck_assert_msg(memcmp(&got[i], &p[i], 4) == 0 && m[i] == 0.0f,
+                          "frozen %zu changed: %.9g -> %.9g, moment %g", i,
+                          (double)p[i], (double)got[i], (double)m[i]);
+        } else {
+            ck_assert_msg(got[i] != p[i] && m[i] != 0.0f, "trained %zu unchanged", i);
+        }
+    }
+    /* Unfrozen again: every element moves. */
+    ck_assert_int_eq(clnet__optim_set_frozen(ctx, opt, NULL, 0), CLNET_OK);
+    ck_assert_uint_eq(clnet__optim_updated(opt), n);
+    ck_assert_int_eq(clnet__optim_step(ctx, opt, tp, tg, 0.1f, 4), CLNET_OK);
+    float again[300];
+    ck_assert_int_eq(clnet__buf_read(ctx, bp, 0, sizeof again, again), CLNET_OK);
+    for (size_t i = 0; i < n; i++)
+        ck_assert_msg(again[i] != got[i], "element %zu not updated after unfreezing", i);
+    /* Everything frozen: nothing moves (nothing is launched). */
+    ck_assert_int_eq(clnet__optim_set_frozen(ctx, opt, &all, 1), CLNET_OK);
+    ck_assert_uint_eq(clnet__optim_updated(opt), 0);
+    ck_assert_int_eq(clnet__optim_step(ctx, opt, tp, tg, 0.1f, 5), CLNET_OK);
+    ck_assert_int_eq(clnet__buf_read(ctx, bp, 0, sizeof got, got), CLNET_OK);
+    ck_assert(memcmp(got, again, sizeof got) == 0);
+    /* A range past the end is refused and changes nothing. */
+    clnet__optim_range bad = {n - 1, 2};
+    ck_assert_int_eq(clnet__optim_set_frozen(ctx, opt, &bad, 1), CLNET_EINVAL);
+    ck_assert_uint_eq(clnet__optim_updated(opt), 0);
+    clnet__optim_free(ctx, opt);
+    clnet__buf_release(ctx, bp);
+    clnet__buf_release(ctx, bg);
 }
 END_TEST
 
@@ -451,6 +561,8 @@ int main(void)
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, reference_matches_pytorch_by_hand);
     tcase_add_test(tc, device_matches_reference);
+    tcase_add_test(tc, frozen_ranges_match_reference);
+    tcase_add_test(tc, frozen_exact_and_unfreeze);
     tcase_add_test(tc, state_names);
     tcase_add_test(tc, nonfinite_flag);
     tcase_add_test(tc, zero_grad_and_reset);

@@ -1,11 +1,13 @@
 /* clnet-predict CHECKPOINT PATH...: classify image files (or every image
- * under folders) with a clnet-train checkpoint; on a class-folder tree also
- * report accuracy, top-5 and the confusion matrix. */
+ * under folders) with a clnet-train checkpoint, or with --model MODEL WEIGHTS
+ * a model file and any weights file (predict_model.c); on a class-folder
+ * tree also report accuracy, top-5 and the confusion matrix. */
 #include "../cli.h"
 #include "clnet/clnet.h"
 #include "clnet/data.h"
 #include "classnames.h"
 #include "eval.h"
+#include "predict_model.h"
 #include "skips.h"
 
 #include <cJSON.h>
@@ -18,10 +20,21 @@
 
 static const char usage[] =
     "usage: clnet-predict [options] CHECKPOINT PATH...\n"
+    "       clnet-predict [options] --model MODEL WEIGHTS PATH...\n"
     "\n"
     "PATH is an image file or a folder (searched recursively). For a folder of\n"
     "class subfolders named like the checkpoint's classes, accuracy, top-5 and\n"
     "the confusion matrix are printed too.\n"
+    "  --model MODEL  run MODEL (.cfg or .onnx) with WEIGHTS: a safetensors file\n"
+    "                 with every tensor of the model (a torchvision state_dict\n"
+    "                 saved as safetensors, a clnet checkpoint)\n"
+    "  --classes FILE class names, one per line (default: the checkpoint's, or\n"
+    "                 numbers)\n"
+    "  --mean a[,b,c], --std a[,b,c]  input normalisation (default: the\n"
+    "                 checkpoint's; with --model mean 0, std 1, so give the\n"
+    "                 weights' own, e.g. ImageNet's 0.485,0.456,0.406 and\n"
+    "                 0.229,0.224,0.225 for torchvision)\n"
+    "  --input CxHxW  with --model: another input size (global pooling nets)\n"
     "  --top K        classes shown per image (default 3)\n"
     "  --json         one JSON object per line: {\"file\", \"top\": [{\"class\", \"prob\"}]}\n"
     "  --batch N      images per device batch (default 64)\n"
@@ -43,15 +56,45 @@ typedef struct predict {
     int n;                 /* images in the batch */
 } predict;
 
-static int load_classes(predict *p)
+/* --mean/--std: one value for every channel, or one per channel. */
+static int parse_norm(const char *s, int c, float *out, const char *what)
+{
+    float v[4];
+    int n = 0;
+    const char *q = s;
+    while (n < 4) {
+        char *end;
+        v[n] = strtof(q, &end);
+        if (end == q)
+            break;
+        n++;
+        q = end;
+        if (*q != ',')
+            break;
+        q++;
+    }
+    if (*q || (n != 1 && n != c) || (strcmp(what, "std") == 0 && v[0] <= 0)) {
+        fprintf(stderr, "clnet-predict: --%s %s: expected 1 or %d numbers%s\n", what, s, c,
+                strcmp(what, "std") == 0 ? " above 0" : "");
+        return -1;
+    }
+    for (int i = 0; i < c; i++)
+        out[i] = v[n == 1 ? 0 : i];
+    return 0;
+}
+
+/* The checkpoint's class names; numbers when it has none (a model run with
+ * --model and no --classes). */
+static int load_classes(predict *p, int model_mode)
 {
     int n = 0;
     p->classes = class_names_from_json(clnet_model_meta(p->model, "run.classes"),
                                        clnet_model_meta(p->model, "run.classes_hex"), &n);
     p->n_classes = n;
     if (!p->classes || n != p->info.classes) {
-        fprintf(stderr, "clnet-predict: the checkpoint lists %d class names for %d outputs; "
-                        "using numbers\n", n, p->info.classes);
+        if (!model_mode)
+            fprintf(stderr, "clnet-predict: the checkpoint lists %d class names for %d "
+                            "outputs; using numbers\n", n, p->info.classes);
         for (int i = 0; p->classes && i < n; i++)
             free(p->classes[i]);
         free(p->classes);
@@ -261,7 +304,10 @@ int main(int argc, char **argv)
     static const struct option longopts[] = {
         {"top", 1, 0, 't'}, {"json", 0, 0, 'j'}, {"batch", 1, 0, 'b'},
         {"device", 1, 0, 'd'}, {"quiet-files", 0, 0, 'Q'}, {"help", 0, 0, 'h'},
-        {"version", 0, 0, 'V'}, {0, 0, 0, 0}};
+        {"version", 0, 0, 'V'}, {"model", 1, 0, 'M'}, {"classes", 1, 0, 'C'},
+        {"mean", 1, 0, 'm'}, {"std", 1, 0, 's'}, {"input", 1, 0, 'I'}, {0, 0, 0, 0}};
+    const char *model = NULL, *class_file = NULL, *mean = NULL, *std = NULL;
+    int in[3] = {0, 0, 0};
     predict p = {.top = 3};
     int batch = 64, c;
     const char *device = NULL;
@@ -273,6 +319,18 @@ int main(int argc, char **argv)
         case 'b': batch = atoi(optarg); break;
         case 'd': device = optarg; break;
         case 'Q': p.quiet_files = 1; break;
+        case 'M': model = optarg; break;
+        case 'C': class_file = optarg; break;
+        case 'm': mean = optarg; break;
+        case 's': std = optarg; break;
+        case 'I':
+            if (sscanf(optarg, "%dx%dx%d", &in[0], &in[1], &in[2]) != 3 || in[0] < 1 ||
+                in[0] > 4 || in[1] < 1 || in[2] < 1) {
+                fprintf(stderr, "clnet-predict: --input %s: expected CxHxW, e.g. "
+                                "3x224x224\n", optarg);
+                return 2;
+            }
+            break;
         case 'q': verb.level = 0; break;
         case 'v': verb.level++; break;
         case 'h': fputs(usage, stdout); return 0;
@@ -295,15 +353,32 @@ int main(int argc, char **argv)
     ms.batch = batch;
     ms.training = 0;
     int rc = 1;
-    if (clnet_ctx_create(&p.ctx, &cs) != CLNET_OK ||
-        clnet_model_open_checkpoint(p.ctx, argv[optind], &ms, &p.model) != CLNET_OK) {
+    ms.channels = in[0];
+    ms.height = in[1];
+    ms.width = in[2];
+    if (clnet_ctx_create(&p.ctx, &cs) != CLNET_OK) {
         fprintf(stderr, "clnet-predict: %s\n", p.ctx ? clnet_errmsg(p.ctx) : "no device");
         goto out;
     }
-    clnet_model_get_info(p.model, &p.info);
-    if (load_classes(&p) != 0)
+    if (model) {
+        if (predict_open_model(p.ctx, model, argv[optind], &ms, &p.model) != 0)
+            goto out;
+    } else if (clnet_model_open_checkpoint(p.ctx, argv[optind], &ms, &p.model) != CLNET_OK) {
+        fprintf(stderr, "clnet-predict: %s\n", clnet_errmsg(p.ctx));
         goto out;
+    }
+    clnet_model_get_info(p.model, &p.info);
+    if (class_file) {
+        if (!(p.classes = predict_read_class_file(class_file, p.info.classes)))
+            goto out;
+        p.n_classes = p.info.classes;
+    } else if (load_classes(&p, model != NULL) != 0) {
+        goto out;
+    }
     load_norm(&p);
+    if ((mean && parse_norm(mean, p.info.channels, p.mean, "mean")) ||
+        (std && parse_norm(std, p.info.channels, p.std, "std")))
+        goto out;
     size_t per = (size_t)p.info.channels * p.info.height * p.info.width;
     p.images = malloc((size_t)batch * per * sizeof(float));
     p.probs = malloc((size_t)batch * p.info.classes * sizeof(float));

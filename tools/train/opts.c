@@ -36,6 +36,19 @@ static const char usage[] =
     "  --augment LIST        flip,crop,resized-crop or none (none)\n"
     "  --init NAME           kaiming_uniform | kaiming_normal | xavier | torch\n"
     "\n"
+    "Fine-tuning:\n"
+    "  --weights FILE        start from these weights: a clnet checkpoint, a\n"
+    "                        safetensors file with PyTorch's names (torchvision's\n"
+    "                        state_dict) or an .onnx file; tensors whose name and\n"
+    "                        shape match are copied, the rest listed. When the\n"
+    "                        data has another class count than the model, the\n"
+    "                        final layer is replaced by a new one of its width\n"
+    "  --freeze LIST         keep these layers fixed: layer-name prefixes, comma-\n"
+    "                        separated, or 'backbone' (all but the final layer);\n"
+    "                        frozen batchnorms use their running statistics\n"
+    "  --input CxHxW         train at another input size (HxW keeps the\n"
+    "                        channels); the network must allow it (global pooling)\n"
+    "\n"
     "Data:\n"
     "  --val DIR             validation folder (same classes)\n"
     "  --val-split F         hold out fraction F of each class for validation\n"
@@ -103,7 +116,8 @@ enum {
     O_EPOCHS = 256, O_BATCH, O_LR, O_OPT, O_MOM, O_NEST, O_WD, O_SCHED,
     O_WARMUP, O_STEPE, O_GAMMA, O_LS, O_CLIP, O_AUG, O_INIT, O_VAL, O_VALSPLIT,
     O_LIMIT, O_THREADS, O_CACHE, O_MEAN, O_STD, O_DEVICE, O_SEED, O_DET, O_OUT,
-    O_RESUME, O_LOGEVERY, O_SAVEEVERY, O_MAXSTEPS, O_BENCH, O_VERSION
+    O_RESUME, O_LOGEVERY, O_SAVEEVERY, O_MAXSTEPS, O_BENCH, O_VERSION,
+    O_WEIGHTS, O_FREEZE, O_INPUT
 };
 
 static const struct option longopts[] = {
@@ -122,6 +136,7 @@ static const struct option longopts[] = {
     {"log-every", 1, 0, O_LOGEVERY}, {"save-every", 1, 0, O_SAVEEVERY},
     {"max-steps", 1, 0, O_MAXSTEPS},
     {"bench", 0, 0, O_BENCH}, {"help", 0, 0, 'h'},
+    {"weights", 1, 0, O_WEIGHTS}, {"freeze", 1, 0, O_FREEZE}, {"input", 1, 0, O_INPUT},
     {"version", 0, 0, O_VERSION}, {0, 0, 0, 0},
 };
 
@@ -156,6 +171,32 @@ static int get_float(const char *flag, const char *v, double lo, double hi, floa
         return bad(flag, v, why);
     }
     *out = (float)x;
+    return 0;
+}
+
+/* --input CxHxW or HxW (channels 0: the model file's). */
+static int get_input(const char *v, train_opts *o)
+{
+    int d[3], n = 0;
+    const char *p = v;
+    while (n < 3) {
+        char *end;
+        errno = 0;
+        long x = strtol(p, &end, 10);
+        if (end == p || errno || x < 1 || x > 65536)
+            break;
+        d[n++] = (int)x;
+        p = end;
+        if (*p != 'x' && *p != 'X')
+            break;
+        p++;
+    }
+    if (*p || n < 2 || (n == 3 && d[0] > 4))
+        return bad("input", v, "expected CxHxW (C 1 to 4) or HxW, e.g. 3x64x64");
+    o->in_c = n == 3 ? d[0] : 0;
+    o->in_h = d[n - 2];
+    o->in_w = d[n - 1];
+    o->input = v;
     return 0;
 }
 
@@ -224,6 +265,9 @@ int train_opts_parse(int argc, char **argv, train_opts *o)
         case O_SAVEEVERY: rc = get_int("save-every", a, 0, 1 << 30, &o->save_every); break;
         case O_MAXSTEPS: rc = get_int("max-steps", a, 1, 1 << 30, &o->max_steps); break;
         case O_BENCH: o->bench = 1; break;
+        case O_WEIGHTS: o->weights = a; break;
+        case O_FREEZE: o->freeze = a; break;
+        case O_INPUT: rc = get_input(a, o); break;
         case 'q': o->verbosity = 0; break;
         case 'v': o->verbosity++; break;
         case 'h':
@@ -236,6 +280,11 @@ int train_opts_parse(int argc, char **argv, train_opts *o)
     }
     if (rc)
         return rc;
+    if (o->resume && o->weights) {
+        fprintf(stderr, "clnet-train: --weights with --resume: the checkpoint holds the "
+                        "run's weights (start a new run to fine-tune from others)\n");
+        return 2;
+    }
     if (o->val_dir && o->val_split > 0) {
         fprintf(stderr, "clnet-train: --val and --val-split exclude each other\n");
         return 2;

@@ -39,6 +39,10 @@ typedef struct train_opts {
     int verbosity;                /* 0 -q, 1 default, 2 -v */
     int max_steps;                /* per epoch; 0: the whole epoch */
     int bench;                    /* print 'bench:' timing lines */
+    const char *weights;          /* --weights: start from these (fine-tuning) */
+    const char *freeze;           /* --freeze: layer-name prefixes, "backbone" */
+    int in_c, in_h, in_w;         /* --input CxHxW; 0: the model file's */
+    const char *input;            /* --input as given */
 } train_opts;
 
 /* Parses argv. Returns 0 to run, 1 when it printed --help/--version (exit 0),

@@ -77,6 +77,24 @@ static int name_flag(train_run *r, const char *flag, const char *key, const char
     return 0;
 }
 
+/* --input: the checkpoint's model text already has the size; given again,
+ * it must be the run's ("C,H,W" in run.input). */
+static int input_flag(train_run *r)
+{
+    train_opts *o = &r->opts;
+    const char *s = meta(r, "run.input");
+    int c, h, w;
+    if (!o->input || !s || sscanf(s, "%d,%d,%d", &c, &h, &w) != 3)
+        return 0;
+    if ((o->in_c && o->in_c != c) || o->in_h != h || o->in_w != w) {
+        char was[64];
+        snprintf(was, sizeof was, "%dx%dx%d", c, h, w);
+        return refuse(r, "input", o->input, "input", was);
+    }
+    o->in_c = o->in_h = o->in_w = 0;
+    return 0;
+}
+
 /* --mean/--std: the checkpoint's values, measured or given, exactly. */
 static int channels_flag(train_run *r, const char *flag, const char *key, const char **v)
 {
@@ -120,7 +138,8 @@ static int recipe_flags(train_run *r)
         name_flag(r, "schedule", "run.schedule", &o->schedule) ||
         name_flag(r, "init", "run.init", &o->init) ||
         int_flag(r, "max-steps", "run.max_steps", &o->max_steps, 0) ||
-        int_flag(r, "limit", "run.limit", &o->limit, 0))
+        int_flag(r, "limit", "run.limit", &o->limit, 0) ||
+        name_flag(r, "freeze", "run.freeze", &o->freeze) || input_flag(r))
         return -1;
     /* The schedule's numbers are restored exactly (as doubles) after the
      * recipe resolves (run_dir_restore); here they are only checked. */

@@ -3,7 +3,8 @@
  *   train_loop.c  the epoch loop: steps, progress, evaluation, checkpoints
  *   run_dir.c     the run directory: copies, checkpoint metadata, report
  *   resume.c      what --resume restores, and the flags it refuses
- *   metrics.c     metrics.csv, appended as the run goes */
+ *   metrics.c     metrics.csv, appended as the run goes
+ *   finetune.c    --weights and --freeze: starting from trained weights */
 #ifndef CLNET_TOOLS_RUN_H
 #define CLNET_TOOLS_RUN_H
 
@@ -31,6 +32,7 @@ typedef struct train_run {
     char data_abs[4096], val_abs[4096]; /* the data folders, absolute */
     clnet_ctx *ctx;
     clnet_model *model;
+    clnet_model_settings model_settings; /* how model was loaded */
     clnet_model_info info;
     clnet_train_settings recipe;
     clnet__schedule schedule;
@@ -40,6 +42,7 @@ typedef struct train_run {
     clnet_dataset *all, *train, *val;  /* all: what train/val split from */
     clnet_loader_settings loader;
     float mean[4], std[4];
+    char ft_mean[128], ft_std[128]; /* --weights' checkpoint normalisation */
     uint64_t steps_per_epoch;
 
     char out_dir[2048];
@@ -70,6 +73,10 @@ int run_dir_prepare(train_run *r);          /* 0 or prints and returns -1 */
 int run_dir_save(train_run *r, const char *name, uint32_t next_epoch,
                  uint64_t next_batch);      /* checkpoint into out_dir */
 int run_dir_report(train_run *r);
+/* Writes model.onnx (the network of best.safetensors, with its class names
+ * and normalisation) into out_dir; prints a warning and returns -1 when it
+ * cannot. */
+int run_dir_export_onnx(train_run *r);
 /* Loads --resume's checkpoint into the model and restores the position,
  * the epoch in progress, the base learning rate, the schedule and the best
  * score from its metadata. */
@@ -90,5 +97,13 @@ int resume_check_data(train_run *r);
 
 /* train_loop.c: returns the process exit status. */
 int train_loop(train_run *r);
+
+/* finetune.c: --weights FILE copied into r->model by name and shape, with
+ * what was loaded and skipped printed; -1 after printing why (nothing
+ * matching, an unreadable file). */
+int finetune_load_weights(train_run *r);
+/* --freeze LIST (layer-name prefixes, or "backbone") applied to r->model;
+ * -1 after printing why (a prefix that names no layer). */
+int finetune_freeze(train_run *r);
 
 #endif

@@ -78,7 +78,8 @@ static void remove_stale_temps(const char *dir)
                       strncmp(e->d_name, ".report.html.", 13) == 0) &&
                      len > 4 && strcmp(e->d_name + len - 4, ".tmp") == 0;
         if (strncmp(e->d_name, ".last.safetensors.tmp-", 22) != 0 &&
-            strncmp(e->d_name, ".best.safetensors.tmp-", 22) != 0 && !report)
+            strncmp(e->d_name, ".best.safetensors.tmp-", 22) != 0 &&
+            strncmp(e->d_name, ".model.onnx.tmp-", 16) != 0 && !report)
             continue;
         snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
         n += unlink(path) == 0 && !report;
@@ -126,20 +127,9 @@ int run_dir_prepare(train_run *r)
     fclose(f);
     unlink(probe);
     remove_stale_temps(r->out_dir);
-    char *cfg = NULL;
-    FILE *in = r->model_text ? NULL : fopen(o->model_path, "rb");
-    if (in) {
-        fseek(in, 0, SEEK_END);
-        long n = ftell(in);
-        fseek(in, 0, SEEK_SET);
-        cfg = n >= 0 ? calloc((size_t)n + 1, 1) : NULL;
-        if (cfg && fread(cfg, 1, (size_t)n, in) != (size_t)n) {
-            free(cfg);
-            cfg = NULL;
-        }
-        fclose(in);
-    }
-    const char *model_text = r->model_text ? r->model_text : cfg;
+    /* The text the model was built from: MODEL.cfg, or the checkpoint's,
+     * with --input and a replaced final layer written in. */
+    const char *model_text = clnet_model_text(r->model);
     char recipe[16384], resumed[4200] = "", aug[64];
     if (o->resume)
         snprintf(resumed, sizeof resumed, "resumed = %s\n", r->invocation);
@@ -168,7 +158,6 @@ int run_dir_prepare(train_run *r)
     snprintf(recipe + len, sizeof recipe - len, "mean = %s\nstd = %s\n", mean, std);
     int rc = (model_text && write_file(r->out_dir, "model.cfg", model_text) != 0) ||
              write_file(r->out_dir, "recipe.txt", recipe) != 0;
-    free(cfg);
     if (rc) {
         fprintf(stderr, "clnet-train: cannot write into %s\n", r->out_dir);
         return -1;
@@ -269,6 +258,7 @@ int run_dir_save(train_run *r, const char *name, uint32_t next_epoch,
     putf(&m, "run.gamma", "%.17g", sc->gamma);
     put(&m, "run.augment", augment_names(r->augment, aug, sizeof aug));
     put(&m, "run.init", o->init ? o->init : "");
+    put(&m, "run.freeze", o->freeze ? o->freeze : "");
     putf(&m, "run.max_steps", "%d", o->max_steps);
     putf(&m, "run.log_every", "%d", o->log_every);
     putf(&m, "run.save_every", "%d", o->save_every);
@@ -439,5 +429,27 @@ int run_dir_report(train_run *r)
         fprintf(stderr, "clnet-train: report: %s\n", err);
     free(names);
     free(misses);
+    return rc;
+}
+
+/* From best.safetensors rather than the model in memory (the last epoch's),
+ * through a model of its own for batch 1. */
+int run_dir_export_onnx(train_run *r)
+{
+    char best[2300], out[2300];
+    snprintf(best, sizeof best, "%s/best.safetensors", r->out_dir);
+    snprintf(out, sizeof out, "%s/model.onnx", r->out_dir);
+    clnet_model_settings ms;
+    clnet_model_default_settings(&ms);
+    ms.batch = 1;
+    ms.training = 0;
+    clnet_model *m = NULL;
+    int rc = 0;
+    if (clnet_model_open_checkpoint(r->ctx, best, &ms, &m) != CLNET_OK ||
+        clnet_model_export_onnx(m, out, NULL) != CLNET_OK) {
+        fprintf(stderr, "clnet-train: warning: no model.onnx: %s\n", clnet_errmsg(r->ctx));
+        rc = -1;
+    }
+    clnet_model_free(m);
     return rc;
 }

@@ -99,6 +99,37 @@ static int parse_channels(const char *s, int c, float *out, const char *what)
     return 0;
 }
 
+/* (Re)creates r->model: MODEL.cfg, or the resumed checkpoint's text, at
+ * --input's size and, when classes > 0, that class count; then its info and
+ * the recipe. */
+static int load_model(train_run *r, int classes)
+{
+    clnet_model_settings *ms = &r->model_settings;
+    clnet_model_default_settings(ms);
+    ms->batch = r->opts.batch > 0 ? r->opts.batch : 0;
+    ms->seed = r->opts.seed;
+    ms->init = r->opts.init;
+    ms->channels = r->opts.in_c;
+    ms->height = r->opts.in_h;
+    ms->width = r->opts.in_w;
+    ms->classes = classes;
+    clnet_model_free(r->model);
+    r->model = NULL;
+    clnet_status st;
+    if (r->model_text) {
+        char label[2200];
+        snprintf(label, sizeof label, "%s[model.cfg]", r->opts.resume);
+        st = clnet_model_load_string(r->ctx, label, r->model_text, ms, &r->model);
+    } else {
+        st = clnet_model_load(r->ctx, r->opts.model_path, ms, &r->model);
+    }
+    if (st != CLNET_OK)
+        return fail(r, "model", st);
+    if ((st = clnet_model_get_info(r->model, &r->info)) != CLNET_OK)
+        return fail(r, "model", st);
+    return resolve_recipe(r);
+}
+
 static int open_data(train_run *r)
 {
     const train_opts *o = &r->opts;
@@ -133,9 +164,21 @@ static int open_data(train_run *r)
     clnet_status st = clnet_dataset_open(r->ctx, train_dir, &ds, &r->all);
     if (st != CLNET_OK)
         return fail(r, train_dir, st);
-    if (clnet_dataset_classes(r->all) != r->info.classes) {
-        fprintf(stderr, "clnet-train: %s has %d classes but %s outputs %d\n",
-                train_dir, clnet_dataset_classes(r->all), o->model_path, r->info.classes);
+    int k = clnet_dataset_classes(r->all);
+    if (k != r->info.classes && o->weights && !o->resume) {
+        /* Fine-tuning for other classes: a new final layer of their count. */
+        if (o->verbosity)
+            printf("classes  %s has %d classes, %s outputs %d: its final layer is replaced "
+               "by a new one with %d outputs (initialised, not from --weights)\n",
+               train_dir, k, o->model_path, r->info.classes, k);
+        if (load_model(r, k) != 0)
+            return -1;
+    } else if (k != r->info.classes) {
+        fprintf(stderr, "clnet-train: %s has %d classes but %s outputs %d: set classes=%d "
+                        "in its [net] section and the outputs (dense) or filters (conv) "
+                        "of the layer that makes the logits, or fine-tune from trained "
+                        "weights with --weights FILE, which replaces that layer\n",
+                train_dir, k, o->model_path, r->info.classes, k);
         return -1;
     }
     if (o->val_split > 0) {
@@ -290,26 +333,14 @@ int main(int argc, char **argv)
         r->opts.log_every = 20;
     if (r->opts.save_every < 0)
         r->opts.save_every = 0;
-    clnet_model_settings ms;
-    clnet_model_default_settings(&ms);
-    ms.batch = r->opts.batch > 0 ? r->opts.batch : 0;
-    ms.seed = r->opts.seed;
-    ms.init = r->opts.init;
     rc = 1;
-    if (r->model_text) {
-        char label[2200];
-        snprintf(label, sizeof label, "%s[model.cfg]", r->opts.resume);
-        st = clnet_model_load_string(r->ctx, label, r->model_text, &ms, &r->model);
-    } else {
-        st = clnet_model_load(r->ctx, r->opts.model_path, &ms, &r->model);
-    }
+    int loaded = load_model(r, 0) == 0;
     r->t_model = progress_now();
-    if (st != CLNET_OK)
-        fail(r, "model", st);
-    else if (clnet_model_get_info(r->model, &r->info) == CLNET_OK && resolve_recipe(r) == 0 &&
-             (!r->opts.resume || run_dir_restore(r) == 0) && open_data(r) == 0 &&
-             (!r->opts.resume || resume_check_data(r) == 0) && setup_loader(r) == 0 &&
-             run_dir_prepare(r) == 0) {
+    if (loaded && (!r->opts.resume || run_dir_restore(r) == 0) && open_data(r) == 0 &&
+        (!r->opts.resume || resume_check_data(r) == 0) &&
+        (!r->opts.weights || finetune_load_weights(r) == 0) &&
+        (!r->opts.freeze || finetune_freeze(r) == 0) && setup_loader(r) == 0 &&
+        run_dir_prepare(r) == 0) {
         print_summary(r);
         struct sigaction sa;
         memset(&sa, 0, sizeof sa);

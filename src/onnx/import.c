@@ -18,9 +18,11 @@ const char onnx__supported[] =
     "x*0.5*(1+Erf(x/sqrt(2))), MaxPool and AveragePool (2-D, pads up to half "
     "the kernel, symmetric or a ceil_mode window, ceil_mode, count_include_pad, "
     "dilation 1), "
-    "GlobalAveragePool, ReduceMean over H,W, Add and Sum (same shapes), Concat (channel "
+    "GlobalAveragePool, ReduceMean over H,W, Add and Sum (same shapes), Add, Sub, "
+    "Mul and Div by a constant of one value or one per channel, Concat (channel "
     "axis), Flatten (axis 1), Unsqueeze/Squeeze ([N,C] <-> [N,C,1,1]), Reshape to [N,-1], Pad (constant zeros before a "
-    "Conv or an AveragePool), Constant, Identity, Dropout (inference), a final "
+    "Conv or an AveragePool), Constant, Identity, Dropout (inference), Shape, "
+    "Gather, Unsqueeze and Concat on shapes (folded), a final "
     "Softmax/LogSoftmax (dropped)";
 
 clnet_status onnx__node_fail(onnx__importer *im, clnet_status st, const char *fmt, ...)
@@ -45,6 +47,12 @@ onnx__value *onnx__find(onnx__importer *im, const char *name)
         if (strcmp(im->v[i].name, name) == 0)
             return &im->v[i];
     return NULL;
+}
+
+onnx__value *onnx__in_value(onnx__importer *im, int i)
+{
+    const char *name = (size_t)i < im->n->n_input ? im->n->input[i] : "";
+    return *name ? onnx__find(im, name) : NULL;
 }
 
 onnx__value *onnx__new_value(onnx__importer *im, const char *name, onnx__vkind kind)

@@ -45,6 +45,7 @@ typedef struct onnx__layer {
     char keys[512];        /* "key=value\n" lines */
     int node;              /* the ONNX node it came from */
     int matmul;            /* a dense from MatMul whose bias may follow */
+    int affine;            /* a per-channel x*w+b (import_affine.c) */
 } onnx__layer;
 
 typedef struct onnx__importer {
@@ -68,6 +69,8 @@ clnet_status onnx__node_fail(onnx__importer *im, clnet_status st, const char *fm
     CLNET__PRINTF(3, 4);
 
 onnx__value *onnx__find(onnx__importer *im, const char *name);
+/* The value of the current node's input i, or NULL (absent, or unknown). */
+onnx__value *onnx__in_value(onnx__importer *im, int i);
 /* Appends a value named name (borrowed) and returns it, or NULL (out of
  * memory: the context has the error). */
 onnx__value *onnx__new_value(onnx__importer *im, const char *name, onnx__vkind kind);
@@ -114,5 +117,20 @@ clnet_status onnx__map_node(onnx__importer *im);
 
 /* What the importer supports, for messages. */
 extern const char onnx__supported[];
+
+/* Add, Sub, Mul or Div (op '+', '-', '*', '/') of a computed tensor and a
+ * per-channel (or single) constant, such as an input normalisation
+ * (x - mean) / std: a depthwise 1x1 conv holding x*w+b, consecutive ones
+ * merged into one (import_affine.c). *handled = 0 when the inputs are not
+ * that (the caller tries its other patterns). */
+clnet_status onnx__map_affine(onnx__importer *im, char op, int *handled);
+
+/* Shape arithmetic on constants (import_shape.c): Shape of a layer's value,
+ * Gather from a shape, Unsqueeze of a constant (axes given), Concat of 1-D
+ * integer constants (*handled = 0 when the inputs are not all such). */
+clnet_status onnx__map_shape(onnx__importer *im);
+clnet_status onnx__map_gather(onnx__importer *im);
+clnet_status onnx__const_unsqueeze(onnx__importer *im, const int64_t *axes, int n_axes);
+clnet_status onnx__const_concat(onnx__importer *im, int *handled);
 
 #endif

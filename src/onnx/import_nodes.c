@@ -19,8 +19,7 @@ static const char *in_name(const onnx__importer *im, int i)
 
 static onnx__value *in_value(onnx__importer *im, int i)
 {
-    const char *name = in_name(im, i);
-    return *name ? onnx__find(im, name) : NULL;
+    return onnx__in_value(im, i);
 }
 
 static int near(float a, double b) { return fabs((double)a - b) <= 1e-5 * (1 + fabs(b)); }
@@ -606,7 +605,12 @@ static clnet_status map_mul(onnx__importer *im)
     if ((a->kind == V_HALF && b->kind == V_GELU_ADD && a->x.layer == b->x.layer) ||
         (b->kind == V_HALF && a->kind == V_GELU_ADD && a->x.layer == b->x.layer))
         return gelu_layer(im, a->x);
-    return onnx__node_fail(im, 0, "Mul is supported only in x*Sigmoid(x), "
+    int handled;
+    TRY(onnx__map_affine(im, '*', &handled));
+    if (handled)
+        return OK;
+    return onnx__node_fail(im, 0, "Mul is supported only by a constant of one value "
+                           "or one per channel, and in x*Sigmoid(x), "
                            "x*HardSigmoid(x) and GELU's x*0.5*(1+Erf(x/sqrt(2)))");
 }
 
@@ -615,7 +619,22 @@ static clnet_status map_div(onnx__importer *im)
     onnx__value *a = in_value(im, 0), *b = in_value(im, 1);
     if (a && b && a->kind == V_LAYER && b->kind == V_CONST && near(scalar(&b->c), sqrt(2.0)))
         return set_pattern(im, V_GELU_DIV, a->x);
-    return onnx__node_fail(im, 0, "Div is supported only in GELU's x/sqrt(2)");
+    int handled;
+    TRY(onnx__map_affine(im, '/', &handled));
+    if (handled)
+        return OK;
+    return onnx__node_fail(im, 0, "Div is supported only by a constant of one value "
+                           "or one per channel, and in GELU's x/sqrt(2)");
+}
+
+static clnet_status map_sub(onnx__importer *im)
+{
+    int handled;
+    TRY(onnx__map_affine(im, '-', &handled));
+    if (handled)
+        return OK;
+    return onnx__node_fail(im, 0, "Sub is supported only as x minus a constant of "
+                           "one value or one per channel");
 }
 
 static clnet_status map_erf(onnx__importer *im)
@@ -652,8 +671,12 @@ static clnet_status map_add(onnx__importer *im)
             TRY(onnx__add_weight(im, a->x.layer, "bias", 1, &n, c->f));
             return onnx__set_out_layer(im, 0, a->x);
         }
+        int handled;
+        TRY(onnx__map_affine(im, '+', &handled));
+        if (handled)
+            return OK;
         return onnx__node_fail(im, 0, "Add of a constant is supported only as "
-                               "MatMul's bias (one value per output)");
+                               "MatMul's bias, or of one value or one per channel");
     }
     onnx__lref in[2];
     TRY(onnx__in_layer(im, 0, &in[0]));
@@ -696,6 +719,10 @@ static clnet_status map_concat(onnx__importer *im)
 {
     static const char *const allowed[] = {"axis", NULL};
     TRY(onnx__attrs_allowed(im, allowed));
+    int handled;
+    TRY(onnx__const_concat(im, &handled));
+    if (handled)
+        return OK;
     int n = (int)im->n->n_input;
     if (n < 1 || n > CLNET__MAX_IN)
         return onnx__node_fail(im, 0, "%d inputs (1 to %d are supported)", n,
@@ -737,8 +764,6 @@ static clnet_status map_squeeze(onnx__importer *im, int unsqueeze)
 {
     static const char *const allowed[] = {"axes", NULL};
     TRY(onnx__attrs_allowed(im, allowed));
-    onnx__lref x;
-    TRY(onnx__in_layer(im, 0, &x));
     int64_t axes[8];
     int n;
     TRY(onnx__attr_ints(im, "axes", axes, 8, &n));
@@ -751,6 +776,11 @@ static clnet_status map_squeeze(onnx__importer *im, int unsqueeze)
         for (int i = 0; i < n; i++)
             axes[i] = c->i[i];
     }
+    onnx__value *in0 = in_value(im, 0);
+    if (unsqueeze && in0 && in0->kind == V_CONST && n > 0)
+        return onnx__const_unsqueeze(im, axes, n);
+    onnx__lref x;
+    TRY(onnx__in_layer(im, 0, &x));
     int out_rank = unsqueeze ? x.rank + (n > 0 ? n : 0) : x.rank - (n > 0 ? n : 0);
     int ok = n == 2 && (unsqueeze ? x.rank == 2 : x.rank == 4 && x.shape.h == 1 &&
                                                       x.shape.w == 1);
@@ -1017,6 +1047,12 @@ clnet_status onnx__map_node(onnx__importer *im)
         return map_mul(im);
     if (!strcmp(op, "Div"))
         return map_div(im);
+    if (!strcmp(op, "Sub"))
+        return map_sub(im);
+    if (!strcmp(op, "Shape"))
+        return onnx__map_shape(im);
+    if (!strcmp(op, "Gather"))
+        return onnx__map_gather(im);
     if (!strcmp(op, "Erf"))
         return map_erf(im);
     if (!strcmp(op, "Add"))

@@ -17,8 +17,9 @@
  *   info.txt           "N C H W classes"
  * --roundtrip: also exports model-rt.onnx (normalize = 0), loads it back
  * with clnet_model_load (the ONNX importer) and checks that the imported
- * model gives the same probabilities within 1e-5 on the normalised images
- * (prints the largest difference; exit 1 above it).
+ * model gives the same probabilities within 1e-5 on the normalised images,
+ * and model.onnx (with its normalisation) on the raw pixels (prints the
+ * largest differences; exit 1 above it).
  * Exit 77 when no OpenCL platform exists. */
 #include "clnet/clnet.h"
 
@@ -122,18 +123,11 @@ static int save(clnet_ctx *ctx, clnet_model *m, const char *path, int channels,
     return rc;
 }
 
-/* Export (no normalisation: the importer reads the network), import, and
- * the same probabilities for the same normalised images. */
-static int round_trip(clnet_ctx *ctx, clnet_model *m, const char *dir, const float *xn,
-                      const float *want, int n)
+/* Imports path with clnet_model_load and checks that it gives want for
+ * input x (what the exported graph takes). */
+static int import_matches(clnet_ctx *ctx, clnet_model *m, const char *path, const float *x,
+                          const float *want, int n)
 {
-    char path[4096];
-    snprintf(path, sizeof path, "%s/model-rt.onnx", dir);
-    clnet_onnx_export_options eo;
-    clnet_onnx_export_default_options(&eo);
-    eo.normalize = 0;
-    if (clnet_model_export_onnx(m, path, &eo) != CLNET_OK)
-        return die(ctx, path);
     clnet_model_info in;
     clnet_model_get_info(m, &in);
     clnet_model_settings ms;
@@ -152,7 +146,7 @@ static int round_trip(clnet_ctx *ctx, clnet_model *m, const char *dir, const flo
         fprintf(stderr, "export_check: the imported model's shape differs\n");
         rc = 1;
     }
-    if (!rc && (clnet_model_set_batch(back, xn, NULL, n) != CLNET_OK ||
+    if (!rc && (clnet_model_set_batch(back, x, NULL, n) != CLNET_OK ||
                 clnet_model_predict(back, got) != CLNET_OK))
         rc = die(ctx, "predict with the imported model");
     double worst = 0;
@@ -161,12 +155,32 @@ static int round_trip(clnet_ctx *ctx, clnet_model *m, const char *dir, const flo
         worst = d > worst || d != d ? d : worst;
     }
     if (!rc) {
-        printf("round trip: max |imported - exported| %.3g\n", worst);
+        const char *base = strrchr(path, '/');
+        printf("round trip (%s): max |imported - exported| %.3g\n", base ? base + 1 : path,
+               worst);
         rc = worst <= 1e-5 ? 0 : 1;
     }
     free(got);
     clnet_model_free(back);
     return rc;
+}
+
+/* Export without normalisation (the network alone) and import it, fed the
+ * normalised images; then the default export (its normalisation nodes
+ * become a per-channel 1x1 conv), fed the raw pixels. */
+static int round_trip(clnet_ctx *ctx, clnet_model *m, const char *dir, const float *x,
+                      const float *xn, const float *want, int n)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/model-rt.onnx", dir);
+    clnet_onnx_export_options eo;
+    clnet_onnx_export_default_options(&eo);
+    eo.normalize = 0;
+    if (clnet_model_export_onnx(m, path, &eo) != CLNET_OK)
+        return die(ctx, path);
+    int rc = import_matches(ctx, m, path, xn, want, n);
+    snprintf(path, sizeof path, "%s/model.onnx", dir);
+    return rc || import_matches(ctx, m, path, x, want, n);
 }
 
 int main(int argc, char **argv)
@@ -260,7 +274,7 @@ int main(int argc, char **argv)
             rc = 1;
     }
     if (!rc && roundtrip)
-        rc = round_trip(ctx, m, dir, xn, p, n);
+        rc = round_trip(ctx, m, dir, x, xn, p, n);
     free(x);
     free(xn);
     free(p);

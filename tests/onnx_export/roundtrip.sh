@@ -33,7 +33,7 @@ for d in "$@"; do
         if [[ $rc == 0 ]]; then
             note=""
             [[ $run == "$cfg" ]] || note=" (at 64x64, batchnorm momentum 1)"
-            echo "ok   $name: $(grep 'round trip' <<<"$out")$note"
+            echo "ok   $name: $(grep 'round trip' <<<"$out" | paste -sd ' ')$note"
         else
             echo "FAIL $name: $out"
             fails=$((fails + 1))

@@ -52,6 +52,24 @@ class Patterns(nn.Module):
         return torch.log_softmax(self.fc2(x), 1)
 
 
+class ViewNet(nn.Module):
+    """What user-written CNNs do: normalise inside the model with per-channel
+    buffers, x * scale + shift, and flatten with x.view(x.size(0), -1),
+    which a dynamic batch exports as Shape/Gather/Unsqueeze/Concat/Reshape."""
+
+    def __init__(self):
+        super().__init__()
+        self.register_buffer("mean", torch.tensor([0.5, 0.4, 0.3]).view(1, 3, 1, 1))
+        self.register_buffer("std", torch.tensor([0.25, 0.2, 0.3]).view(3, 1, 1))
+        self.c = nn.Conv2d(3, 8, 3, padding=1)
+        self.fc = nn.Linear(8 * 10 * 10, 5)
+
+    def forward(self, x):
+        x = (x - self.mean) / self.std
+        x = nn.functional.max_pool2d(torch.relu(self.c(x * 1.5 + 0.1)), 2)
+        return self.fc(x.view(x.size(0), -1))
+
+
 def export(name, m, opset=13, size=size, dynamic=True, **kw):
     m.train()
     with torch.no_grad():
@@ -78,6 +96,9 @@ export("patterns", Patterns(pad=False), opset=14, size=20)
 # Opset 10: Pad's pads an attribute, Hardswish as x*HardSigmoid(x).
 export("patterns_bn", Patterns(), opset=10, size=20,
        training=torch.onnx.TrainingMode.PRESERVE, do_constant_folding=False)
+
+export("viewnet", ViewNet(), size=20)
+export("viewnet_op9", ViewNet(), opset=9, size=20)
 
 
 def small(name, node, extra=()):

@@ -6,7 +6,7 @@
 # scratch, with the same flags and steps. On B's 500 held-out images each
 # fine-tuned run must beat scratch by at least 10 points, for two seeds.
 # Also: a class count other than the weights' (4 of B's classes) replaces
-# the final layer; weights matching nothing and an unknown --freeze prefix
+# the final layer, from a checkpoint and from its ONNX export; weights matching nothing and an unknown --freeze prefix
 # are refused; --resume keeps the frozen layers.
 # Usage: transfer.sh BUILD_DIR SOURCE_DIR
 set -euo pipefail
@@ -50,6 +50,12 @@ grep -q "its final layer is replaced by a new one with 4 outputs" four.log || { 
 grep -q "^classes=4" four/model.cfg && grep -q "^outputs=4" four/model.cfg || fail "four/model.cfg is not the 4-class network"
 grep -q "fc2.weight: shape \[5,128\] in pre/best.safetensors, \[4,128\] in the model" four.log \
     || { cat four.log; fail "the skipped head is not listed with its shapes"; }
+
+# The same from the ONNX export of the pretrained network.
+"$build/tools/onnx/clnet-export-onnx" -q pre/best.safetensors pre.onnx
+"$train" --epochs 1 --batch 8 --weights pre.onnx --out fromonnx "$cfg" B4 > onnx.log 2>&1 \
+    || { cat onnx.log; fail "fine-tuning from pre.onnx"; }
+grep -q "pre.onnx: 6 of the model's 8 tensors loaded" onnx.log || { cat onnx.log; fail "pre.onnx's weights"; }
 
 # Nothing matching, an unknown prefix: refused, naming the cause.
 if "$train" --epochs 1 --batch 10 --weights pre/best.safetensors --out none "$src/models/resnet20.cfg" B > none.log 2>&1; then

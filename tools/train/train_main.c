@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -174,11 +175,19 @@ static int open_data(train_run *r)
         if (load_model(r, k) != 0)
             return -1;
     } else if (k != r->info.classes) {
-        fprintf(stderr, "clnet-train: %s has %d classes but %s outputs %d: set classes=%d "
-                        "in its [net] section and the outputs (dense) or filters (conv) "
-                        "of the layer that makes the logits, or fine-tune from trained "
-                        "weights with --weights FILE, which replaces that layer\n",
-                train_dir, k, o->model_path, r->info.classes, k);
+        size_t n = strlen(o->model_path);
+        if (n > 5 && strcasecmp(o->model_path + n - 5, ".onnx") == 0)
+            fprintf(stderr, "clnet-train: %s has %d classes but %s outputs %d: fine-tune "
+                            "it with --weights %s (its own weights), which replaces its "
+                            "final layer\n", train_dir, k, o->model_path, r->info.classes,
+                    o->model_path);
+        else
+            fprintf(stderr, "clnet-train: %s has %d classes but %s outputs %d: set "
+                            "classes=%d in its [net] section and the outputs (dense) or "
+                            "filters (conv) of the layer that makes the logits, or "
+                            "fine-tune from trained weights with --weights FILE, which "
+                            "replaces that layer\n",
+                    train_dir, k, o->model_path, r->info.classes, k);
         return -1;
     }
     if (o->val_split > 0) {

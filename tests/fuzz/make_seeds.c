@@ -7,6 +7,7 @@
  *                                    and RLE), PGM/PPM and GIF images, each
  *                                    behind fuzz_image.c's 3 settings bytes
  *   make_seeds idx DIR               IDX image and label files
+ *   make_seeds onnx DIR [NODE_DIR]   ONNX node tests' model.onnx files
  * Run by tests/fuzz/run-fuzz before a fuzzing run; needs no device. */
 #include "core/ctx.h"
 #include "train/safetensors.h"
@@ -335,10 +336,55 @@ static int seeds_idx(void)
     return 0;
 }
 
+/* ---- onnx ----------------------------------------------------------------- */
+
+/* The model.onnx of ONNX's node tests for the ops the importer maps (and a
+ * few it refuses), from Debian's libonnx-testdata: real protobuf, every
+ * attribute form. */
+static int seeds_onnx(const char *testdata)
+{
+    static const char *const prefixes[] = {
+        "test_conv", "test_basic_conv", "test_gemm", "test_matmul_2d", "test_batchnorm",
+        "test_relu", "test_leakyrelu", "test_sigmoid", "test_tanh", "test_clip",
+        "test_hardsigmoid", "test_hardswish", "test_maxpool_2d", "test_averagepool_2d",
+        "test_globalaveragepool", "test_reduce_mean", "test_add", "test_sum",
+        "test_concat", "test_flatten", "test_reshape", "test_squeeze",
+        "test_unsqueeze", "test_shape", "test_gather_0", "test_constant",
+        "test_identity", "test_dropout", "test_softmax", "test_pad", "test_sub",
+        "test_mul", "test_div", "test_erf", NULL};
+    DIR *d = opendir(testdata);
+    if (!d) {
+        perror(testdata);
+        return 1;
+    }
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) && n < 400) {
+        int want = 0;
+        for (int i = 0; prefixes[i] && !want; i++)
+            want = strncmp(e->d_name, prefixes[i], strlen(prefixes[i])) == 0;
+        if (!want)
+            continue;
+        char path[4096], name[512];
+        snprintf(path, sizeof path, "%s/%s/model.onnx", testdata, e->d_name);
+        size_t len;
+        unsigned char *p = slurp(path, &len);
+        if (!p)
+            continue;
+        snprintf(name, sizeof name, "%s.onnx", e->d_name);
+        put(name, p, len);
+        free(p);
+        n++;
+    }
+    closedir(d);
+    return n ? 0 : 1;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 3) {
-        fprintf(stderr, "usage: make_seeds cfg|safetensors|image|idx DIR [MODELS_DIR]\n");
+        fprintf(stderr, "usage: make_seeds cfg|safetensors|image|idx|onnx DIR "
+                        "[MODELS_DIR | ONNX_NODE_TESTS]\n");
         return 2;
     }
     out_dir = argv[2];
@@ -350,6 +396,8 @@ int main(int argc, char **argv)
         return seeds_image();
     if (strcmp(argv[1], "idx") == 0)
         return seeds_idx();
+    if (strcmp(argv[1], "onnx") == 0)
+        return seeds_onnx(argc > 3 ? argv[3] : "/usr/share/libonnx-testdata/data/node");
     fprintf(stderr, "make_seeds: unknown corpus '%s'\n", argv[1]);
     return 2;
 }

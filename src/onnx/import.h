@@ -46,6 +46,11 @@ clnet_status clnet__onnx_model_load(clnet_ctx *ctx, const char *path,
                                     const clnet_model_settings *s,
                                     clnet_model **out);
 
+/* The value of metadata_props[key] of the ONNX file at path (malloc'd, the
+ * caller frees), or *value = NULL when it has no such key. */
+clnet_status clnet__onnx_meta(clnet_ctx *ctx, const char *path, const char *key,
+                              char **value);
+
 /* 1 when path names an ONNX file: it ends in ".onnx" (any case). */
 int clnet__onnx_is_onnx_path(const char *path);
 

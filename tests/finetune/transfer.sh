@@ -56,6 +56,12 @@ grep -q "fc2.weight: shape \[5,128\] in pre/best.safetensors, \[4,128\] in the m
 "$train" --epochs 1 --batch 8 --weights pre.onnx --out fromonnx "$cfg" B4 > onnx.log 2>&1 \
     || { cat onnx.log; fail "fine-tuning from pre.onnx"; }
 grep -q "pre.onnx: 6 of the model's 8 tensors loaded" onnx.log || { cat onnx.log; fail "pre.onnx's weights"; }
+# Imported back, the export keeps its class names: clnet-predict scores A's
+# folders with them, as well as the checkpoint does.
+"$build/tools/onnx/clnet-import-onnx" -q pre.onnx imp > /dev/null
+want=$("$predict" --quiet-files pre/best.safetensors A | head -n 1)
+got=$("$predict" --quiet-files imp/model.safetensors A | head -n 1)
+[[ $got == "$want" && $got == *accuracy* ]] || fail "imported export: '$got', checkpoint: '$want'"
 
 # Nothing matching, an unknown prefix: refused, naming the cause.
 if "$train" --epochs 1 --batch 10 --weights pre/best.safetensors --out none "$src/models/resnet20.cfg" B > none.log 2>&1; then

@@ -7,6 +7,8 @@
 
 #include "../cli.h"
 
+#include <cJSON.h>
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -109,7 +111,23 @@ int main(int argc, char **argv)
         fprintf(stderr, "clnet-import-onnx: cannot write %s: %s\n", cfg, strerror(errno));
         goto done;
     }
-    if (clnet_model_save(m, ckpt, NULL, 0) != CLNET_OK) {
+    /* Class names of a clnet export (metadata "classes", a JSON array of
+     * one name per class) go into the checkpoint, where clnet-predict and
+     * clnet-train --weights read them. */
+    clnet_model_info mi;
+    clnet_model_get_info(m, &mi);
+    char *classes = NULL;
+    if (clnet__onnx_meta(ctx, in, "classes", &classes) != CLNET_OK)
+        classes = NULL;
+    cJSON *arr = classes ? cJSON_Parse(classes) : NULL;
+    int ok = cJSON_IsArray(arr) && cJSON_GetArraySize(arr) == mi.classes;
+    for (cJSON *c = arr ? arr->child : NULL; ok && c; c = c->next)
+        ok = cJSON_IsString(c);
+    cJSON_Delete(arr);
+    const clnet_meta kv[1] = {{"run.classes", classes}};
+    clnet_status sv = clnet_model_save(m, ckpt, ok ? kv : NULL, ok ? 1 : 0);
+    free(classes);
+    if (sv != CLNET_OK) {
         fprintf(stderr, "clnet-import-onnx: %s\n", clnet_errmsg(ctx));
         goto done;
     }

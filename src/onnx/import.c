@@ -643,17 +643,8 @@ clnet_status clnet__onnx_import_ex(clnet_ctx *ctx, const char *path,
     if (!ctx || !path || !cfg_text || !weights)
         return clnet__fail(ctx, CLNET_EINVAL, "clnet__onnx_import: NULL argument");
     *cfg_text = NULL;
-    char *bytes = NULL;
-    size_t len = 0;
-    clnet_status st = clnet__read_file(ctx, path, &bytes, &len);
-    if (st != CLNET_OK)
-        return st;
-    Onnx__ModelProto *mp = onnx__model_proto__unpack(NULL, len, (const uint8_t *)bytes);
-    free(bytes);
-    if (!mp || !mp->graph)
-        st = clnet__fail(ctx, CLNET_EFORMAT, "%s: not an ONNX model (the file does "
-                         "not decode as an ONNX ModelProto with a graph: truncated "
-                         "or not ONNX)", path);
+    Onnx__ModelProto *mp = NULL;
+    clnet_status st = onnx__read_model(ctx, path, &mp);
     onnx__importer im = {.ctx = ctx, .path = path,
                          .node_test = opts ? opts->node_test : 0, .w = weights};
     if (st == CLNET_OK) {

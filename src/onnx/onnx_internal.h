@@ -30,6 +30,11 @@ clnet_status onnx__const_read(clnet_ctx *ctx, const Onnx__TensorProto *t,
                               const char *what, onnx__const *c);
 void onnx__const_free(onnx__const *c);
 
+/* Reads and decodes the ONNX file at path (onnx_meta.c); free *out with
+ * onnx__model_proto__free_unpacked. CLNET_EFORMAT when it is not a
+ * ModelProto with a graph. */
+clnet_status onnx__read_model(clnet_ctx *ctx, const char *path, Onnx__ModelProto **out);
+
 /* The node's attribute of that name, or NULL. */
 const Onnx__AttributeProto *onnx__attr(const Onnx__NodeProto *n, const char *name);
 

@@ -31,8 +31,6 @@ static int per_channel(const onnx__const *c, onnx__lref x)
     return 1;
 }
 
-#define TRY(x) do { clnet_status st_ = (x); if (st_ != CLNET_OK) return st_; } while (0)
-
 static float *tensor_of(onnx__importer *im, int layer, const char *suffix)
 {
     char name[CLNET__NAME_MAX + 32];

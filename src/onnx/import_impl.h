@@ -10,6 +10,24 @@
 #include "core/core.h"
 #include "io/model_desc.h"
 
+#include <math.h>
+
+/* The mapping files' shorthands: return on the first error. */
+#define OK CLNET_OK
+#define TRY(x) do { clnet_status st_ = (x); if (st_ != CLNET_OK) return st_; } while (0)
+
+/* a equals b up to float rounding (constants written by exporters). */
+static inline int onnx__near(float a, double b)
+{
+    return fabs((double)a - b) <= 1e-5 * (1 + fabs(b));
+}
+
+/* The single value of a constant with one element, or NAN. */
+static inline float onnx__scalar(const onnx__const *c)
+{
+    return c && c->count == 1 ? c->f[0] : NAN;
+}
+
 /* What an ONNX value is while the graph is walked. */
 typedef enum onnx__vkind {
     V_LAYER,     /* a clnet layer's output (or the net input) */
@@ -117,6 +135,13 @@ clnet_status onnx__map_node(onnx__importer *im);
 
 /* What the importer supports, for messages. */
 extern const char onnx__supported[];
+
+/* Elementwise nodes and the patterns built from them (import_elementwise.c). */
+clnet_status onnx__map_mul(onnx__importer *im);
+clnet_status onnx__map_div(onnx__importer *im);
+clnet_status onnx__map_sub(onnx__importer *im);
+clnet_status onnx__map_erf(onnx__importer *im);
+clnet_status onnx__map_add(onnx__importer *im);
 
 /* Add, Sub, Mul or Div (op '+', '-', '*', '/') of a computed tensor and a
  * per-channel (or single) constant, such as an input normalisation

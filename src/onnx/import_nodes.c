@@ -3,14 +3,13 @@
 #include "onnx/import_impl.h"
 
 #include "core/core.h"
+#include "ops/pool_common.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define OK CLNET_OK
-#define TRY(x) do { clnet_status st_ = (x); if (st_ != CLNET_OK) return st_; } while (0)
 
 static const char *in_name(const onnx__importer *im, int i)
 {
@@ -22,13 +21,6 @@ static onnx__value *in_value(onnx__importer *im, int i)
     return onnx__in_value(im, i);
 }
 
-static int near(float a, double b) { return fabs((double)a - b) <= 1e-5 * (1 + fabs(b)); }
-
-/* The single value of a constant with one element, or NAN. */
-static float scalar(const onnx__const *c)
-{
-    return c && c->count == 1 ? c->f[0] : NAN;
-}
 
 /* A second output that is read (BatchNormalization's statistics, MaxPool's
  * indices, Dropout's mask) cannot be given. */
@@ -185,16 +177,6 @@ static clnet_status map_conv(onnx__importer *im)
 
 /* ---- pooling ---------------------------------------------------------------- */
 
-/* clnet's (and PyTorch's) ceil_mode output extent: the last window may run
- * past the padding but must start inside the input or the start padding. */
-static int pool_ceil_out(int in, int k, int s, int pad)
-{
-    int o = (in + 2 * pad - k + s - 1) / s + 1;
-    if ((o - 1) * s >= in + pad)
-        o--;
-    return o;
-}
-
 static clnet_status map_pool(onnx__importer *im, int avg)
 {
     static const char *const allowed_max[] = {"auto_pad", "ceil_mode", "dilations",
@@ -258,9 +240,9 @@ static clnet_status map_pool(onnx__importer *im, int avg)
          * size on both axes) and is never averaged in (MaxPool pads with -inf;
          * an AveragePool must not count it). */
         if (ceil_mode || (avg && cip && !cip_end_only) ||
-            pool_ceil_out(x.shape.h, g.kh, g.sh, g.pad[0]) !=
+            clnet__pool_out_size(x.shape.h, g.kh, g.sh, g.pad[0], 1) !=
                 (x.shape.h + g.pad[0] + g.pad[1] - g.kh) / g.sh + 1 ||
-            pool_ceil_out(x.shape.w, g.kw, g.sw, g.pad[2]) !=
+            clnet__pool_out_size(x.shape.w, g.kw, g.sw, g.pad[2], 1) !=
                 (x.shape.w + g.pad[2] + g.pad[3] - g.kw) / g.sw + 1)
             return onnx__node_fail(im, 0, "asymmetric pads (top %d, bottom %d, left %d, "
                                    "right %d) are not supported for pooling unless "
@@ -482,8 +464,8 @@ static clnet_status map_clip(onnx__importer *im)
         TRY(onnx__in_const(im, 2, 1, &b));
         if ((a && a->count != 1) || (b && b->count != 1))
             return onnx__node_fail(im, 0, "min and max must be scalars");
-        lo = a ? scalar(a) : -INFINITY;
-        hi = b ? scalar(b) : INFINITY;
+        lo = a ? onnx__scalar(a) : -INFINITY;
+        hi = b ? onnx__scalar(b) : INFINITY;
     }
     if (lo == 0 && hi == 6)
         return simple_layer(im, "relu6", "");
@@ -522,173 +504,6 @@ static clnet_status map_hardsigmoid(onnx__importer *im)
     char keys[96];
     snprintf(keys, sizeof keys, "alpha=%.9g\nbeta=%.9g\n", alpha, beta);
     return simple_layer(im, "hardsigmoid", keys);
-}
-
-/* ---- elementwise patterns -------------------------------------------------- */
-
-static clnet_status set_pattern(onnx__importer *im, onnx__vkind kind, onnx__lref x)
-{
-    if (onnx__is_graph_output(im, im->n->output[0]))
-        return onnx__node_fail(im, 0, "the graph ends inside a GELU pattern");
-    onnx__value *v = onnx__new_value(im, im->n->output[0], kind);
-    if (!v)
-        return CLNET_ENOMEM;
-    v->x = x;
-    return OK;
-}
-
-/* Converts layer y (a sigmoid or hard sigmoid of x read only by this Mul) into
- * silu / hardswish. */
-static int fuse_gate(onnx__importer *im, const onnx__value *x, const onnx__value *s)
-{
-    if (x->kind != V_LAYER || s->kind != V_LAYER || s->x.layer < 0)
-        return 0;
-    onnx__layer *l = &im->l[s->x.layer];
-    if (l->n_in != 1 || l->from[0] != x->x.layer || onnx__uses(im, s->name) != 1)
-        return 0;
-    const char *to = NULL;
-    if (l->op == clnet__op_get(CLNET_OP_SIGMOID)) {
-        to = "silu";
-    } else if (l->op == clnet__op_get(CLNET_OP_HARDSIGMOID)) {
-        float a = 0.2f, b = 0.5f;
-        sscanf(l->keys, "alpha=%g\nbeta=%g", &a, &b);
-        if (near(a, 1.0 / 6.0) && near(b, 0.5))
-            to = "hardswish";
-    }
-    if (!to)
-        return 0;
-    l->op = clnet__op_find(to);
-    l->keys[0] = '\0';
-    return 1;
-}
-
-static clnet_status gelu_layer(onnx__importer *im, onnx__lref x)
-{
-    onnx__lref y;
-    TRY(onnx__add_layer(im, "gelu", NULL, 1, &x, "", x.rank, &y));
-    return onnx__set_out_layer(im, 0, y);
-}
-
-static clnet_status map_mul(onnx__importer *im)
-{
-    onnx__value *a = in_value(im, 0), *b = in_value(im, 1);
-    if (!a || !b)
-        return onnx__node_fail(im, CLNET_EFORMAT, "an input is produced by no "
-                               "earlier node");
-    if (a->kind == V_CONST || (a->kind != V_LAYER && b->kind == V_LAYER)) {
-        onnx__value *t = a;
-        a = b;
-        b = t;
-    }
-    /* x * c */
-    if (a->kind == V_LAYER && b->kind == V_CONST) {
-        float c = scalar(&b->c);
-        if (near(c, 0.5))
-            return set_pattern(im, V_HALF, a->x);
-        if (near(c, 1.0 / sqrt(2.0)))
-            return set_pattern(im, V_GELU_DIV, a->x);
-    }
-    if (a->kind == V_LAYER && b->kind == V_LAYER) {
-        size_t ai = (size_t)(a - im->v), bi = (size_t)(b - im->v);
-        if (fuse_gate(im, &im->v[ai], &im->v[bi]))
-            return onnx__set_out_layer(im, 0, im->v[bi].x);
-        if (fuse_gate(im, &im->v[bi], &im->v[ai]))
-            return onnx__set_out_layer(im, 0, im->v[ai].x);
-    }
-    if (a->kind == V_LAYER && b->kind == V_GELU_ADD && a->x.layer == b->x.layer)
-        return set_pattern(im, V_GELU_MUL, a->x);
-    if (a->kind == V_GELU_ADD && b->kind == V_LAYER && a->x.layer == b->x.layer)
-        return set_pattern(im, V_GELU_MUL, b->x);
-    if ((a->kind == V_GELU_MUL && b->kind == V_CONST && near(scalar(&b->c), 0.5)) ||
-        (b->kind == V_GELU_MUL && a->kind == V_CONST && near(scalar(&a->c), 0.5)))
-        return gelu_layer(im, a->kind == V_GELU_MUL ? a->x : b->x);
-    if ((a->kind == V_HALF && b->kind == V_GELU_ADD && a->x.layer == b->x.layer) ||
-        (b->kind == V_HALF && a->kind == V_GELU_ADD && a->x.layer == b->x.layer))
-        return gelu_layer(im, a->x);
-    int handled;
-    TRY(onnx__map_affine(im, '*', &handled));
-    if (handled)
-        return OK;
-    return onnx__node_fail(im, 0, "Mul is supported only by a constant of one value "
-                           "or one per channel, and in x*Sigmoid(x), "
-                           "x*HardSigmoid(x) and GELU's x*0.5*(1+Erf(x/sqrt(2)))");
-}
-
-static clnet_status map_div(onnx__importer *im)
-{
-    onnx__value *a = in_value(im, 0), *b = in_value(im, 1);
-    if (a && b && a->kind == V_LAYER && b->kind == V_CONST && near(scalar(&b->c), sqrt(2.0)))
-        return set_pattern(im, V_GELU_DIV, a->x);
-    int handled;
-    TRY(onnx__map_affine(im, '/', &handled));
-    if (handled)
-        return OK;
-    return onnx__node_fail(im, 0, "Div is supported only by a constant of one value "
-                           "or one per channel, and in GELU's x/sqrt(2)");
-}
-
-static clnet_status map_sub(onnx__importer *im)
-{
-    int handled;
-    TRY(onnx__map_affine(im, '-', &handled));
-    if (handled)
-        return OK;
-    return onnx__node_fail(im, 0, "Sub is supported only as x minus a constant of "
-                           "one value or one per channel");
-}
-
-static clnet_status map_erf(onnx__importer *im)
-{
-    onnx__value *a = in_value(im, 0);
-    if (a && a->kind == V_GELU_DIV)
-        return set_pattern(im, V_GELU_ERF, a->x);
-    return onnx__node_fail(im, 0, "Erf is supported only in GELU's "
-                           "x*0.5*(1+Erf(x/sqrt(2)))");
-}
-
-static clnet_status map_add(onnx__importer *im)
-{
-    onnx__value *a = in_value(im, 0), *b = in_value(im, 1);
-    if (!a || !b || im->n->n_input != 2)
-        return onnx__node_fail(im, CLNET_EFORMAT, "needs two computed inputs");
-    if (a->kind == V_CONST) {
-        onnx__value *t = a;
-        a = b;
-        b = t;
-    }
-    if (a->kind == V_GELU_ERF && b->kind == V_CONST && near(scalar(&b->c), 1.0))
-        return set_pattern(im, V_GELU_ADD, a->x);
-    if (a->kind == V_LAYER && b->kind == V_CONST && a->x.layer >= 0) {
-        /* MatMul's bias: one value per output, the MatMul read only here. */
-        onnx__layer *l = &im->l[a->x.layer];
-        const onnx__const *c = &b->c;
-        int outs = a->x.shape.c;
-        if (l->matmul && onnx__uses(im, a->name) == 1 && c->count == (size_t)outs &&
-            (c->ndim == 1 || (c->ndim == 2 && c->dims[0] == 1))) {
-            snprintf(l->keys, sizeof l->keys, "outputs=%d\nbias=1\n", outs);
-            l->matmul = 0;
-            size_t n = (size_t)outs;
-            TRY(onnx__add_weight(im, a->x.layer, "bias", 1, &n, c->f));
-            return onnx__set_out_layer(im, 0, a->x);
-        }
-        int handled;
-        TRY(onnx__map_affine(im, '+', &handled));
-        if (handled)
-            return OK;
-        return onnx__node_fail(im, 0, "Add of a constant is supported only as "
-                               "MatMul's bias, or of one value or one per channel");
-    }
-    onnx__lref in[2];
-    TRY(onnx__in_layer(im, 0, &in[0]));
-    TRY(onnx__in_layer(im, 1, &in[1]));
-    if (in[0].rank != in[1].rank || in[0].shape.n != in[1].shape.n ||
-        in[0].shape.c != in[1].shape.c || in[0].shape.h != in[1].shape.h ||
-        in[0].shape.w != in[1].shape.w)
-        return onnx__node_fail(im, 0, "Add with broadcasting is not supported (both "
-                               "inputs must have one shape)");
-    onnx__lref y;
-    TRY(onnx__add_layer(im, "add", NULL, 2, in, "", in[0].rank, &y));
-    return onnx__set_out_layer(im, 0, y);
 }
 
 /* ---- shapes ------------------------------------------------------------------ */
@@ -868,7 +683,7 @@ static clnet_status map_pad(onnx__importer *im)
         n = (int)c->count;
         for (int i = 0; i < n; i++)
             p[i] = c->i[i];
-        value = v ? scalar(v) : 0.0f;
+        value = v ? onnx__scalar(v) : 0.0f;
     }
     if (value != 0)
         return onnx__node_fail(im, 0, "padding with %g is not supported (zeros are)",
@@ -903,8 +718,8 @@ static clnet_status map_dropout(onnx__importer *im)
     TRY(onnx__in_const(im, 1, 1, &r));
     TRY(onnx__in_const(im, 2, 1, &tm));
     if (r)
-        ratio = scalar(r);
-    if (tm && scalar(tm) != 0)
+        ratio = onnx__scalar(r);
+    if (tm && onnx__scalar(tm) != 0)
         return onnx__node_fail(im, 0, "training_mode=true is not supported");
     if (!(ratio >= 0 && ratio < 1))
         return onnx__node_fail(im, 0, "ratio %g is not in [0, 1)", ratio);
@@ -1044,19 +859,19 @@ clnet_status onnx__map_node(onnx__importer *im)
     if (!strcmp(op, "Clip"))
         return map_clip(im);
     if (!strcmp(op, "Mul"))
-        return map_mul(im);
+        return onnx__map_mul(im);
     if (!strcmp(op, "Div"))
-        return map_div(im);
+        return onnx__map_div(im);
     if (!strcmp(op, "Sub"))
-        return map_sub(im);
+        return onnx__map_sub(im);
     if (!strcmp(op, "Shape"))
         return onnx__map_shape(im);
     if (!strcmp(op, "Gather"))
         return onnx__map_gather(im);
     if (!strcmp(op, "Erf"))
-        return map_erf(im);
+        return onnx__map_erf(im);
     if (!strcmp(op, "Add"))
-        return map_add(im);
+        return onnx__map_add(im);
     if (!strcmp(op, "Sum"))
         return map_sum(im);
     if (!strcmp(op, "Concat"))

@@ -9,8 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define TRY(x) do { clnet_status st_ = (x); if (st_ != CLNET_OK) return st_; } while (0)
-
 /* Output 0 := an int64 constant of count values and dims, owned by it. */
 static clnet_status set_int_const(onnx__importer *im, const int64_t *v, size_t count,
                                   int ndim, const int64_t *dims)

@@ -54,7 +54,7 @@ int clnet__pool_stride_w(const clnet__pool_params *p)
 /* PyTorch's pooling_output_shape (dilation 1): floor or ceil of
  * (in + 2 pad - k) / s, plus one; in ceil mode the last window must start
  * inside the input or its left padding. Returns <= 0 when nothing fits. */
-static int out_size(int in, int k, int s, int pad, int ceil_mode)
+int clnet__pool_out_size(int in, int k, int s, int pad, int ceil_mode)
 {
     int span = in + 2 * pad - k;
     if (span < 0)
@@ -81,8 +81,8 @@ clnet_status clnet__pool_plan(const void *params, int n_in,
                                "%s: pad=%d,%d must be at most half of kernel=%d,%d",
                                name, p->ph, p->pw, p->kh, p->kw);
     char s[64];
-    int oh = out_size(in[0].h, p->kh, sh, p->ph, p->ceil_mode);
-    int ow = out_size(in[0].w, p->kw, sw, p->pw, p->ceil_mode);
+    int oh = clnet__pool_out_size(in[0].h, p->kh, sh, p->ph, p->ceil_mode);
+    int ow = clnet__pool_out_size(in[0].w, p->kw, sw, p->pw, p->ceil_mode);
     if (in[0].n < 1 || in[0].c < 1 || oh < 1 || ow < 1)
         return clnet__op_error(err, errlen, CLNET_ESHAPE,
                                "%s: input %s with kernel=%d,%d stride=%d,%d "

@@ -37,6 +37,11 @@ clnet_status clnet__pool_backward(clnet_ctx *ctx, const void *params,
 uint64_t clnet__pool_fdiv(uint32_t d);
 
 /* The effective stride (the kernel when no stride was given). */
+/* Output extent along one axis: (in + 2 pad - k) / s + 1; with ceil_mode
+ * rounded up, but the last window starts inside the input or its start
+ * padding (PyTorch's rule). <= 0 when nothing fits. The ONNX importer uses
+ * it to recognise a ceil_mode window written as end padding. */
+int clnet__pool_out_size(int in, int k, int s, int pad, int ceil_mode);
 int clnet__pool_stride_h(const clnet__pool_params *p);
 int clnet__pool_stride_w(const clnet__pool_params *p);
 

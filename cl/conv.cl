@@ -287,3 +287,64 @@ kernel void conv_direct_backward_weight(GEOM, int nb, CTENSOR(x), CTENSOR(dy),
     }
     AT(dw)[i] += s;
 }
+
+/* ---- implicit path (src/ops/conv.h, conv_implicit.c) ------------------- */
+
+/* One row of the padded layout per work-item: row r = i0 of channel plane
+ * c = i1 of dst, from src (nb images, CC channels of HH x WW, NCHW). Rows
+ * and columns outside the pixels are written as zeros, so a layout needs no
+ * separate clearing. */
+kernel void conv_pad(int CC, int HH, int WW, int nb, int row0, int col0,
+                     int hs, int wp, int rows, CTENSOR(src), TENSOR(dst))
+{
+    ID2(rows, CC);
+    global float *out = AT(dst) + ((size_t)i1 * rows + i0) * wp;
+    int t = (int)i0 - row0, n = t >= 0 ? t / hs : 0, h = t - n * hs;
+    if (t < 0 || n >= nb || h >= HH) {
+        for (int x = 0; x < wp; x++)
+            out[x] = 0.0f;
+        return;
+    }
+    global const float *in = AT(src) + (((size_t)n * CC + i1) * HH + h) * WW;
+    for (int x = 0; x < col0; x++)
+        out[x] = 0.0f;
+    for (int x = 0; x < WW; x++)
+        out[col0 + x] = in[x];
+    for (int x = col0 + WW; x < wp; x++)
+        out[x] = 0.0f;
+}
+
+/* The GEMM's output rows back to NCHW, one output row per work-item: row
+ * y = i0 of plane i1 = n*CC + c reads tmp[c][(n*hs + y)*wp + x]; adds the
+ * bias when has_bias, adds into dst when accumulate (dX), else writes. */
+kernel void conv_crop(int CC, int HH, int WW, int nb, int hs, int wp,
+                      uint nq, int has_bias, int accumulate, CTENSOR(tmp),
+                      CTENSOR(bias), TENSOR(dst))
+{
+    ID2(HH, nb * CC);
+    int n = i1 / CC, c = i1 - n * CC;
+    global const float *in = AT(tmp) + (size_t)c * nq + ((size_t)n * hs + i0) * wp;
+    global float *out = AT(dst) + ((size_t)i1 * HH + i0) * WW;
+    float b = has_bias ? AT(bias)[c] : 0.0f;
+    if (accumulate)
+        for (int x = 0; x < WW; x++)
+            out[x] += in[x] + b;
+    else
+        for (int x = 0; x < WW; x++)
+            out[x] = in[x] + b;
+}
+
+/* wt[g][ci][og*KK + t] = w[g*OG + og][ci][KK-1-t]: per group, the weights
+ * transposed (input channels become rows) with the kernel turned by 180
+ * degrees, the A operand of the data gradient. One weight per work-item. */
+kernel void conv_flip(GEOM, int nb, CTENSOR(w), TENSOR(wt))
+{
+    uint i = get_global_id(0);
+    int KK = KH * KW;
+    if (i >= (uint)(O * CG * KK))
+        return;
+    int t = i % KK, r = i / KK;
+    int og = r % OG, s = r / OG;
+    int ci = s % CG, g = s / CG;
+    AT(wt)[i] = AT(w)[((g * OG + og) * CG + ci) * KK + (KK - 1 - t)];
+}

@@ -2,9 +2,20 @@
  * src/ocl/gemm_tune.c picks one (or CLBlast) per shape.
  *
  * Every kernel takes the same arguments:
- *   (M, N, K, alpha, beta, A, lda, stride_a, B, ldb, stride_b, C, ldc, stride_c)
+ *   (M, N, K, alpha, beta, A, lda, stride_a, B, ldb, stride_b, C, ldc, stride_c,
+ *    tap_kk, tap_kw, tap_row, tap_col)
  * with tensors as (buffer, float offset) pairs and the batch index in
  * dimension 2. beta == 0 never reads C, so C may hold NaN.
+ *
+ * Implicit-GEMM convolution (GEMM_BTAPS=1): B's rows are not ldb apart but
+ * shifted windows of a padded image (src/ops/conv_implicit.c): row r of B
+ * (r over k, or over n when B is transposed) starts at
+ *   b + (r / tap_kk) * ldb + ((r % tap_kk) / tap_kw) * tap_row + (r % tap_kw) * tap_col
+ * i.e. r = (channel, kernel row, kernel column), ldb the channel plane,
+ * tap_row / tap_col the distance of one kernel row / column in the padded
+ * image. A row's elements stay contiguous, so the kernels load them as
+ * before; only the row addresses change. Without GEMM_BTAPS the tap_*
+ * arguments are ignored.
  *
  * Two families:
  * - gemm_panel and gemm_dot are for CPU devices (PoCL). PoCL only vectorises
@@ -24,6 +35,20 @@
  * short. */
 #ifndef GEMM_ONLY
 #define GEMM_ONLY 0
+#endif
+
+#ifndef GEMM_BTAPS
+#define GEMM_BTAPS 0
+#endif
+#define TAP_ARGS int tap_kk, int tap_kw, uint tap_row, uint tap_col
+
+/* Offset of B's row r from B's start (see above). */
+#if GEMM_BTAPS
+#define B_ROW(r, ldb)                                                        \
+    ((size_t)((r) / tap_kk) * (ldb) +                                        \
+     (size_t)(((r) % tap_kk) / tap_kw) * tap_row + (size_t)((r) % tap_kw) * tap_col)
+#else
+#define B_ROW(r, ldb) ((size_t)(r) * (ldb))
 #endif
 
 #define GEMM_CAT_(a, b) a##b
@@ -81,7 +106,8 @@
 static inline void panel_body(int M, int N, int K, float alpha, float beta,
                               global const float *x, uint ldx,
                               global const float *y, uint ldy,
-                              global float *c, uint ldc, const int narrow)
+                              global float *c, uint ldc, const int narrow,
+                              TAP_ARGS)
 {
     const int ib = (int)get_global_id(0) * PANEL_MB;
     int j0 = (int)get_global_id(1) * PANEL_NR;
@@ -107,7 +133,7 @@ static inline void panel_body(int M, int N, int K, float alpha, float beta,
 #else
         global const float *xk = x + k0;
 #endif
-        global const float *yk = y + (size_t)k0 * ldy + j0;
+        global const float *yk = y + B_ROW(k0, ldy) + j0;
         for (int i0 = ib; i0 < iend; i0 += PANEL_MR) {
             /* Rows past M repeat row M-1: loads stay in bounds, stores skip. */
             int rows[PANEL_MR];
@@ -121,7 +147,12 @@ static inline void panel_body(int M, int N, int K, float alpha, float beta,
                 for (int v = 0; v < PANEL_NV; v++)
                     acc[r][v] = (PVEC)0.0f;
             global const float *yp = yk;
-            for (int p = 0; p < kn; p++, yp += ldy) {
+#if GEMM_BTAPS
+            /* The taps of row k0 + p, stepped without divisions. */
+            int tw = (k0 % tap_kk) % tap_kw, th = (k0 % tap_kk) / tap_kw;
+            const int tap_kh = tap_kk / tap_kw;
+#endif
+            for (int p = 0; p < kn; p++) {
                 PVEC yv[PANEL_NV];
                 if (!narrow) {
                     #pragma unroll
@@ -143,6 +174,19 @@ static inline void panel_body(int M, int N, int K, float alpha, float beta,
                     for (int v = 0; v < PANEL_NV; v++)
                         acc[r][v] = fma(xv, yv[v], acc[r][v]);
                 }
+#if GEMM_BTAPS
+                if (++tw < tap_kw) {
+                    yp += tap_col;
+                } else if (tw = 0, ++th < tap_kh) {
+                    yp += tap_row - (size_t)(tap_kw - 1) * tap_col;
+                } else {
+                    th = 0;
+                    yp += ldy - (size_t)(tap_kh - 1) * tap_row -
+                          (size_t)(tap_kw - 1) * tap_col;
+                }
+#else
+                yp += ldy;
+#endif
             }
             #pragma unroll
             for (int r = 0; r < PANEL_MR; r++) {
@@ -180,22 +224,24 @@ static inline void panel_body(int M, int N, int K, float alpha, float beta,
 kernel void gemm_panel(int M, int N, int K, float alpha, float beta,
                        CTENSOR(x), uint ldx, uint stride_x, CTENSOR(y),
                        uint ldy, uint stride_y, TENSOR(c), uint ldc,
-                       uint stride_c)
+                       uint stride_c, TAP_ARGS)
 {
     const size_t z = get_global_id(2);
     panel_body(M, N, K, alpha, beta, AT(x) + z * stride_x, ldx,
-               AT(y) + z * stride_y, ldy, AT(c) + z * stride_c, ldc, 0);
+               AT(y) + z * stride_y, ldy, AT(c) + z * stride_c, ldc, 0,
+               tap_kk, tap_kw, tap_row, tap_col);
 }
 
 /* The same for N < PANEL_NR (Y loads guarded lane by lane). */
 kernel void gemm_panel_narrow(int M, int N, int K, float alpha, float beta,
                               CTENSOR(x), uint ldx, uint stride_x, CTENSOR(y),
                               uint ldy, uint stride_y, TENSOR(c), uint ldc,
-                              uint stride_c)
+                              uint stride_c, TAP_ARGS)
 {
     const size_t z = get_global_id(2);
     panel_body(M, N, K, alpha, beta, AT(x) + z * stride_x, ldx,
-               AT(y) + z * stride_y, ldy, AT(c) + z * stride_c, ldc, 1);
+               AT(y) + z * stride_y, ldy, AT(c) + z * stride_c, ldc, 1,
+               tap_kk, tap_kw, tap_row, tap_col);
 }
 #endif
 
@@ -232,7 +278,8 @@ static inline float dot_lanes(DVEC v)
 
 kernel void gemm_dot(int M, int N, int K, float alpha, float beta, CTENSOR(a),
                      uint lda, uint stride_a, CTENSOR(b), uint ldb,
-                     uint stride_b, TENSOR(c), uint ldc, uint stride_c)
+                     uint stride_b, TENSOR(c), uint ldc, uint stride_c,
+                     TAP_ARGS)
 {
     const int i0 = (int)get_global_id(0) * DOT_MR;
     const int j0 = (int)get_global_id(1) * DOT_NR;
@@ -247,7 +294,7 @@ kernel void gemm_dot(int M, int N, int K, float alpha, float beta, CTENSOR(a),
         ar[r] = AT(a) + z * stride_a + (size_t)min(i0 + r, M - 1) * lda;
     #pragma unroll
     for (int s = 0; s < DOT_NR; s++)
-        br[s] = AT(b) + z * stride_b + (size_t)min(j0 + s, N - 1) * ldb;
+        br[s] = AT(b) + z * stride_b + B_ROW(min(j0 + s, N - 1), ldb);
     DVEC acc[DOT_MR][DOT_NR];
     #pragma unroll
     for (int r = 0; r < DOT_MR; r++)
@@ -337,15 +384,15 @@ kernel void gemm_dot(int M, int N, int K, float alpha, float beta, CTENSOR(a),
 #define TILED_A(i, p) a[(size_t)(i) * lda + (p)]
 #endif
 #if GEMM_TB
-#define TILED_B(p, j) b[(size_t)(j) * ldb + (p)]
+#define TILED_B(p, j) b[B_ROW(j, ldb) + (p)]
 #else
-#define TILED_B(p, j) b[(size_t)(p) * ldb + (j)]
+#define TILED_B(p, j) b[B_ROW(p, ldb) + (j)]
 #endif
 
 kernel __attribute__((reqd_work_group_size(RT_N, RT_M, 1))) void
 gemm_tiled(int M, int N, int K, float alpha, float beta, CTENSOR(a), uint lda,
            uint stride_a, CTENSOR(b), uint ldb, uint stride_b, TENSOR(c),
-           uint ldc, uint stride_c)
+           uint ldc, uint stride_c, TAP_ARGS)
 {
     /* +1 column: a TA=0 load writes down a column of As (k fastest). */
     local float As[TS_K][TS_M + 1];

@@ -99,16 +99,49 @@ static int inside(clnet__tensor t, size_t rows, size_t cols, size_t ld,
     return batch <= 1 || stride == 0 || (batch - 1) <= room / stride;
 }
 
+/* The floats B's matrix z spans from its start, through taps: the last
+ * channel plane's farthest kernel tap plus a row's length. */
+static int taps_inside(const clnet__gemm_problem *p, size_t rows, size_t cols)
+{
+    const clnet__gemm_taps *t = &p->taps;
+    if (t->kw <= 0 || t->kk < t->kw || t->kk % t->kw || !p->b.buf)
+        return 0;
+    size_t kh = (size_t)(t->kk / t->kw), planes = (rows - 1) / (size_t)t->kk;
+    if (rows % (size_t)t->kk)
+        return 0; /* rows are whole (channel, kh, kw) sets */
+    size_t floats = p->b.buf->bytes / sizeof(float);
+    if (p->b.off > floats)
+        return 0;
+    size_t room = floats - p->b.off;
+    /* Every term is checked against the room before it is added. */
+    size_t terms[4] = {cols, (kh - 1), (size_t)(t->kw - 1), planes};
+    size_t unit[4] = {1, t->row, t->col, p->ldb};
+    size_t used = 0;
+    for (int i = 0; i < 4; i++) {
+        if (unit[i] && terms[i] > (room - used) / unit[i])
+            return 0;
+        used += terms[i] * unit[i];
+    }
+    room -= used;
+    return p->batch <= 1 || p->stride_b == 0 || (p->batch - 1) <= room / p->stride_b;
+}
+
 static clnet_status check(clnet_ctx *ctx, const clnet__gemm_problem *p)
 {
     size_t ra = p->ta ? p->k : p->m, ca = p->ta ? p->m : p->k;
     size_t rb = p->tb ? p->n : p->k, cb = p->tb ? p->k : p->n;
+    if (p->taps.kk && p->k && !taps_inside(p, rb, cb))
+        return clnet__fail(ctx, CLNET_EINVAL, "sgemm: B through taps (%zu rows "
+                           "of %zu, %d taps of %d, plane %zu, row %zu, col %zu) "
+                           "does not fit its buffer", rb, cb, p->taps.kk,
+                           p->taps.kw, p->ldb, p->taps.row, p->taps.col);
     if (!inside(p->c, p->m, p->n, p->ldc, p->stride_c, p->batch))
         return clnet__fail(ctx, CLNET_EINVAL, "sgemm: C (%zu x %zu, ld %zu, "
                            "batch %zu) does not fit its buffer", p->m, p->n,
                            p->ldc, p->batch);
     if (p->k && (!inside(p->a, ra, ca, p->lda, p->stride_a, p->batch) ||
-                 !inside(p->b, rb, cb, p->ldb, p->stride_b, p->batch)))
+                 (!p->taps.kk &&
+                  !inside(p->b, rb, cb, p->ldb, p->stride_b, p->batch))))
         return clnet__fail(ctx, CLNET_EINVAL, "sgemm: A (%zu x %zu, ld %zu) or "
                            "B (%zu x %zu, ld %zu) does not fit its buffer",
                            ra, ca, p->lda, rb, cb, p->ldb);
@@ -120,22 +153,28 @@ static clnet_status check(clnet_ctx *ctx, const clnet__gemm_problem *p)
 static clnet_status run(clnet_ctx *ctx, int v, int trans_a, int trans_b,
                         size_t m, size_t n, size_t k, float alpha,
                         clnet__tensor a, size_t lda, size_t stride_a,
-                        clnet__tensor b, size_t ldb, size_t stride_b, float beta,
-                        clnet__tensor c, size_t ldc, size_t stride_c,
-                        size_t batch)
+                        clnet__tensor b, size_t ldb, clnet__gemm_taps taps,
+                        size_t stride_b, float beta, clnet__tensor c, size_t ldc,
+                        size_t stride_c, size_t batch)
 {
     if (m == 0 || n == 0 || batch == 0)
         return CLNET_OK;
     clnet__gemm_problem p = {
-        .ta = trans_a != 0, .tb = trans_b != 0, .m = m, .n = n, .k = k,
-        .alpha = alpha, .beta = beta, .a = a, .b = b, .c = c, .lda = lda,
+        .ta = trans_a != 0, .tb = trans_b != 0, .taps = taps, .m = m, .n = n,
+        .k = k, .alpha = alpha, .beta = beta, .a = a, .b = b, .c = c, .lda = lda,
         .ldb = ldb, .ldc = ldc, .stride_a = stride_a, .stride_b = stride_b,
         .stride_c = stride_c, .batch = batch};
     clnet_status st = check(ctx, &p);
     if (st != CLNET_OK)
         return st;
-    if (v < 0)
-        return exec(ctx, clnet__gemm_pick(ctx, &p), &p);
+    if (v < 0) {
+        size_t pick = clnet__gemm_pick(ctx, &p);
+        if (!clnet__gemm_applies(ctx, pick, &p)) /* taps: nothing applies */
+            return clnet__fail(ctx, CLNET_EUNSUPPORTED, "no GEMM kernel here "
+                               "runs an implicit-GEMM convolution (ta=%d tb=%d)",
+                               p.ta, p.tb);
+        return exec(ctx, pick, &p);
+    }
     if (!clnet__gemm_applies(ctx, (size_t)v, &p))
         return clnet__fail(ctx, CLNET_EUNSUPPORTED, "GEMM variant %s cannot run "
                            "ta=%d tb=%d m=%zu n=%zu k=%zu here",
@@ -151,7 +190,26 @@ clnet_status clnet__sgemm_batched(clnet_ctx *ctx, int trans_a, int trans_b,
                                   size_t stride_c, size_t batch)
 {
     return run(ctx, -1, trans_a, trans_b, m, n, k, alpha, a, lda, stride_a, b,
-               ldb, stride_b, beta, c, ldc, stride_c, batch);
+               ldb, (clnet__gemm_taps){0}, stride_b, beta, c, ldc, stride_c,
+               batch);
+}
+
+clnet_status clnet__sgemm_taps(clnet_ctx *ctx, const char *variant, int trans_a,
+                               int trans_b, size_t m, size_t n, size_t k,
+                               float alpha, clnet__tensor a, size_t lda,
+                               size_t stride_a, clnet__tensor b, size_t ldb,
+                               clnet__gemm_taps taps, size_t stride_b,
+                               float beta, clnet__tensor c, size_t ldc,
+                               size_t stride_c, size_t batch)
+{
+    int v = -1;
+    if (variant && (v = clnet__gemm_find(variant)) < 0)
+        return clnet__fail(ctx, CLNET_ENOTFOUND, "no GEMM variant named %s",
+                           variant);
+    if (taps.kk <= 0)
+        return clnet__fail(ctx, CLNET_EINVAL, "sgemm_taps: %d taps", taps.kk);
+    return run(ctx, v, trans_a, trans_b, m, n, k, alpha, a, lda, stride_a, b,
+               ldb, taps, stride_b, beta, c, ldc, stride_c, batch);
 }
 
 clnet_status clnet__sgemm(clnet_ctx *ctx, int trans_a, int trans_b, size_t m,
@@ -159,8 +217,8 @@ clnet_status clnet__sgemm(clnet_ctx *ctx, int trans_a, int trans_b, size_t m,
                           size_t lda, clnet__tensor b, size_t ldb, float beta,
                           clnet__tensor c, size_t ldc)
 {
-    return run(ctx, -1, trans_a, trans_b, m, n, k, alpha, a, lda, 0, b, ldb, 0,
-               beta, c, ldc, 0, 1);
+    return run(ctx, -1, trans_a, trans_b, m, n, k, alpha, a, lda, 0, b, ldb,
+               (clnet__gemm_taps){0}, 0, beta, c, ldc, 0, 1);
 }
 
 clnet_status clnet__sgemm_variant(clnet_ctx *ctx, const char *variant,
@@ -176,7 +234,8 @@ clnet_status clnet__sgemm_variant(clnet_ctx *ctx, const char *variant,
         return clnet__fail(ctx, CLNET_ENOTFOUND, "no GEMM variant named %s",
                            variant ? variant : "(null)");
     return run(ctx, v, trans_a, trans_b, m, n, k, alpha, a, lda, stride_a, b,
-               ldb, stride_b, beta, c, ldc, stride_c, batch);
+               ldb, (clnet__gemm_taps){0}, stride_b, beta, c, ldc, stride_c,
+               batch);
 }
 
 const char *clnet__sgemm_variant_name(size_t i)

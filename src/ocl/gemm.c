@@ -64,6 +64,7 @@ static int fits_32bit(const clnet__gemm_problem *p)
 {
     const size_t imax = INT_MAX, umax = UINT_MAX;
     return p->m <= imax && p->n <= imax && p->k <= imax && p->lda <= umax &&
+           p->taps.row <= umax && p->taps.col <= umax &&
            p->ldb <= umax && p->ldc <= umax && p->stride_a <= umax &&
            p->stride_b <= umax && p->stride_c <= umax && p->a.off <= umax &&
            p->b.off <= umax && p->c.off <= umax;
@@ -73,24 +74,25 @@ static void options_of(const clnet__gemm_variant *v, const clnet__gemm_problem *
                        char *buf, size_t cap)
 {
     const int *q = v->p;
+    const char *taps = p->taps.kk ? " -DGEMM_BTAPS=1" : "";
     switch (v->kind) {
     case CLNET__GEMM_PANEL: {
         panel_map pm = panel_of(p);
         snprintf(buf, cap,
                  "-DGEMM_ONLY=1 -DGEMM_XT=%d -DGEMM_CT=%d -DPANEL_MR=%d "
-                 "-DPANEL_VW=%d -DPANEL_NV=%d -DPANEL_MB=%d -DPANEL_KC=%d",
-                 pm.xt, pm.ct, q[0], PANEL_VW, q[1], q[2], q[3]);
+                 "-DPANEL_VW=%d -DPANEL_NV=%d -DPANEL_MB=%d -DPANEL_KC=%d%s",
+                 pm.xt, pm.ct, q[0], PANEL_VW, q[1], q[2], q[3], taps);
         break;
     }
     case CLNET__GEMM_DOT:
-        snprintf(buf, cap, "-DGEMM_ONLY=2 -DDOT_MR=%d -DDOT_NR=%d -DDOT_VW=%d",
-                 q[0], q[1], DOT_VW);
+        snprintf(buf, cap, "-DGEMM_ONLY=2 -DDOT_MR=%d -DDOT_NR=%d -DDOT_VW=%d%s",
+                 q[0], q[1], DOT_VW, taps);
         break;
     case CLNET__GEMM_TILED:
         snprintf(buf, cap,
                  "-DGEMM_ONLY=3 -DGEMM_TA=%d -DGEMM_TB=%d -DTS_M=%d -DTS_N=%d "
-                 "-DTS_K=%d -DWPT_M=%d -DWPT_N=%d",
-                 p->ta, p->tb, q[0], q[1], q[2], q[3], q[4]);
+                 "-DTS_K=%d -DWPT_M=%d -DWPT_N=%d%s",
+                 p->ta, p->tb, q[0], q[1], q[2], q[3], q[4], taps);
         break;
     default:
         buf[0] = '\0';
@@ -123,11 +125,12 @@ int clnet__gemm_applies(clnet_ctx *ctx, size_t vi, const clnet__gemm_problem *p)
         return 0;
     const clnet__gemm_variant *v = &clnet__gemm_variants[vi];
     if (v->kind == CLNET__GEMM_CLBLAST)
-        return 1;
+        return !p->taps.kk; /* CLBlast knows only ordinary matrices */
     if (!fits_32bit(p))
         return 0;
     switch (v->kind) {
-    case CLNET__GEMM_PANEL: return !(!p->ta && p->tb);
+    /* With taps, the panel kernel's Y must be B (its X rows are plain). */
+    case CLNET__GEMM_PANEL: return !(!p->ta && p->tb) && !(p->taps.kk && p->tb);
     case CLNET__GEMM_DOT: return !p->ta && p->tb;
     case CLNET__GEMM_TILED: {
         size_t wg = (size_t)(v->p[0] / v->p[3]) * (size_t)(v->p[1] / v->p[4]);
@@ -145,7 +148,10 @@ int clnet__gemm_applies(clnet_ctx *ctx, size_t vi, const clnet__gemm_problem *p)
         CLNET_ARG_F32(p->alpha), CLNET_ARG_F32(p->beta), CLNET_ARG_T(X),   \
         CLNET_ARG_U32(LDX), CLNET_ARG_U32(SX), CLNET_ARG_T(Y),             \
         CLNET_ARG_U32(LDY), CLNET_ARG_U32(SY), CLNET_ARG_T(p->c),          \
-        CLNET_ARG_U32(p->ldc), CLNET_ARG_U32(p->stride_c)
+        CLNET_ARG_U32(p->ldc), CLNET_ARG_U32(p->stride_c),                 \
+        CLNET_ARG_I32(p->taps.kk ? p->taps.kk : 1),                         \
+        CLNET_ARG_I32(p->taps.kw ? p->taps.kw : 1),                         \
+        CLNET_ARG_U32(p->taps.row), CLNET_ARG_U32(p->taps.col)
 
 static size_t ceil_div(size_t a, size_t b) { return (a + b - 1) / b; }
 

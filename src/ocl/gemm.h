@@ -18,6 +18,7 @@
 
 typedef struct clnet__gemm_problem {
     int ta, tb;
+    clnet__gemm_taps taps;
     size_t m, n, k;
     float alpha, beta;
     clnet__tensor a, b, c;

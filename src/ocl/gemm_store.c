@@ -66,7 +66,7 @@ static int parse_line(const char *line, clnet__gemm_entry *out)
                &v[4], &v[5], name, &used) != 7 ||
         line[used] != '\0')
         return 0;
-    if (v[0] > 1 || v[1] > 1 || v[2] > 63 || v[3] > 63 || v[4] > 63 || v[5] > 1)
+    if (v[0] > 1 || v[1] > 1 || v[2] > 63 || v[3] > 63 || v[4] > 63 || v[5] > 3)
         return 0;
     int vi = clnet__gemm_find(name);
     if (vi < 0)

@@ -29,7 +29,8 @@ static clnet__gemm_key key_of(const clnet__gemm_problem *p)
     return (clnet__gemm_key){(unsigned char)(p->ta != 0),
                              (unsigned char)(p->tb != 0), ceil_log2(p->m),
                              ceil_log2(p->n), ceil_log2(p->k),
-                             (unsigned char)(p->batch > 1)};
+                             (unsigned char)((p->batch > 1) |
+                                             (p->taps.kk ? 2 : 0))};
 }
 
 struct clnet__gemm_state *clnet__gemm_state(clnet_ctx *ctx)
@@ -105,6 +106,11 @@ static int heuristic(clnet_ctx *ctx, const struct clnet__gemm_state *s,
         if (usable(ctx, s, v, p))
             return v;
     }
+    if (p->taps.kk) /* CLBlast cannot: the first tiled shape that fits */
+        for (size_t v = 0; v < clnet__gemm_variant_count; v++)
+            if (clnet__gemm_variants[v].kind == CLNET__GEMM_TILED &&
+                usable(ctx, s, (int)v, p))
+                return (int)v;
     return 0;
 }
 
@@ -140,10 +146,14 @@ static int measure(clnet_ctx *ctx, const struct clnet__gemm_state *s,
     size_t ra = rows_of(p->ta, p->m, p->k), ca = cols_of(p->ta, p->m, p->k);
     size_t rb = rows_of(p->tb, p->k, p->n), cb = cols_of(p->tb, p->k, p->n);
     size_t na = ra * ca, nb = rb * cb, nc = p->m * p->n;
-    if ((na + nb + nc) * p->batch > TUNE_MAX_FLOATS)
+    /* Through taps, B keeps the problem's geometry: a scratch buffer of the
+     * same size, the same offset, plane and batch stride. */
+    size_t nb_all = p->taps.kk ? (p->b.buf ? p->b.buf->bytes / sizeof(float) : 0)
+                               : nb * p->batch;
+    if ((na + nc) * p->batch + nb_all > TUNE_MAX_FLOATS)
         return -1;
     clnet__buf *bufs[3] = {NULL, NULL, NULL};
-    size_t counts[3] = {na * p->batch, nb * p->batch, nc * p->batch};
+    size_t counts[3] = {na * p->batch, nb_all, nc * p->batch};
     int best = -1;
     double best_t = 0.0;
     for (int i = 0; i < 3; i++)
@@ -162,6 +172,11 @@ static int measure(clnet_ctx *ctx, const struct clnet__gemm_state *s,
     q.stride_a = na;
     q.stride_b = nb;
     q.stride_c = nc;
+    if (p->taps.kk) {
+        q.b.off = p->b.off;
+        q.ldb = p->ldb;
+        q.stride_b = p->stride_b;
+    }
     q.beta = 0.0f;
     char report[1024];
     size_t used = 0;

@@ -5,7 +5,8 @@
 
 #include "ocl/gemm.h"
 
-/* A shape class: transposes, ceil(log2) of m, n and k, and batch > 1. One
+/* A shape class: transposes, ceil(log2) of m, n and k, and `batched` (bit 0:
+ * batch > 1; bit 1: B through implicit-GEMM taps). One
  * decision covers the class (tuning every exact shape would cost a timed run
  * per layer and batch size). */
 typedef struct clnet__gemm_key {

@@ -256,6 +256,28 @@ clnet_status clnet__sgemm_batched(clnet_ctx *ctx, int trans_a, int trans_b,
                                   clnet__tensor b, size_t ldb, size_t stride_b,
                                   float beta, clnet__tensor c, size_t ldc,
                                   size_t stride_c, size_t batch);
+/* B's row addressing for an implicit-GEMM convolution (cl/gemm.cl): kk == 0
+ * is an ordinary matrix (rows ldb apart); otherwise B's row r (r over k, or
+ * over n when B is transposed) starts at
+ *   (r / kk) * ldb + ((r % kk) / kw) * row + (r % kw) * col
+ * floats from B's start: r = (channel, kernel row, kernel column) and B a
+ * padded image whose channel planes lie ldb apart. */
+typedef struct clnet__gemm_taps {
+    int kk, kw;
+    size_t row, col;
+} clnet__gemm_taps;
+
+/* clnet__sgemm_batched with B addressed through taps (kk > 0), by clnet's
+ * own kernels only (CLBlast has no such operand): `variant` NULL lets the
+ * dispatcher pick, else that variant runs (tests). CLNET_EUNSUPPORTED when
+ * no kernel can run it here. */
+clnet_status clnet__sgemm_taps(clnet_ctx *ctx, const char *variant, int trans_a,
+                               int trans_b, size_t m, size_t n, size_t k,
+                               float alpha, clnet__tensor a, size_t lda,
+                               size_t stride_a, clnet__tensor b, size_t ldb,
+                               clnet__gemm_taps taps, size_t stride_b,
+                               float beta, clnet__tensor c, size_t ldc,
+                               size_t stride_c, size_t batch);
 /* Runs one named variant (tests, tools/bench): CLNET_ENOTFOUND for an
  * unknown name, CLNET_EUNSUPPORTED when it cannot run this problem here. */
 clnet_status clnet__sgemm_variant(clnet_ctx *ctx, const char *variant,

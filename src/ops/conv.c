@@ -47,14 +47,14 @@ static clnet_status conv_set(void *params, const char *key, const char *value,
     if (strcmp(key, "bias") == 0)
         return clnet__parse_bool(key, value, &p->bias, err, errlen);
     if (strcmp(key, "algo") == 0) {
-        static const char *const algos[] = {"auto", "gemm", "direct"};
-        for (int i = 0; i < 3; i++)
+        static const char *const algos[] = {"auto", "gemm", "direct", "implicit"};
+        for (int i = 0; i < (int)(sizeof algos / sizeof algos[0]); i++)
             if (value && strcmp(value, algos[i]) == 0) {
                 p->algo = i;
                 return CLNET_OK;
             }
         return clnet__op_error(err, errlen, CLNET_EPARSE,
-                               "algo=%s: expected auto, gemm or direct",
+                               "algo=%s: expected auto, gemm, direct or implicit",
                                value ? value : "");
     }
     if (strcmp(key, "batch_chunk") == 0)
@@ -78,9 +78,13 @@ static conv_path choose_path(const conv_params *p, const conv_geom *g)
         (p->algo == CONV_ALGO_AUTO &&
          (g->cg == 1 || (!one_by_one && g->cg * g->kk <= CONV_DIRECT_MAX_TAPS))))
         return CONV_DIRECT;
+    if (p->algo == CONV_ALGO_IMPLICIT)
+        return CONV_IMPLICIT;
     if (p->kh == 1 && p->kw == 1 && p->sh == 1 && p->sw == 1 && p->pt == 0 &&
         p->pb == 0 && p->pl == 0 && p->pr == 0 && p->groups == 1)
         return CONV_GEMM_1X1;
+    if (p->algo == CONV_ALGO_AUTO && conv_implicit_fits(p))
+        return CONV_IMPLICIT;
     return CONV_GEMM;
 }
 
@@ -114,17 +118,37 @@ clnet_status conv_geom_make(const conv_params *p, clnet__shape in,
         .n = in.n, .c = in.c, .h = in.h, .w = in.w,
         .o = p->filters, .oh = (int)oh, .ow = (int)ow,
         .kh = p->kh, .kw = p->kw, .sh = p->sh, .sw = p->sw,
-        .dh = p->dh, .dw = p->dw, .pt = p->pt, .pl = p->pl,
+        .dh = p->dh, .dw = p->dw, .pt = p->pt, .pl = p->pl, .pb = p->pb,
+        .pr = p->pr,
         .g = p->groups, .cg = in.c / p->groups, .og = p->filters / p->groups,
         .bias = p->bias,
     };
     g->p = (size_t)oh * (size_t)ow;
     g->kk = (size_t)p->kh * (size_t)p->kw;
     g->path = choose_path(p, g);
+    if (g->path == CONV_IMPLICIT && !conv_implicit_fits(p))
+        return clnet__op_error(err, errlen, CLNET_EINVAL,
+                               "conv: algo=implicit needs stride 1 and every "
+                               "pad at most (kernel-1)*dilation (stride %dx%d, "
+                               "pad %d/%d/%d/%d, kernel %dx%d)", p->sh, p->sw,
+                               p->pt, p->pb, p->pl, p->pr, p->kh, p->kw);
     size_t per_image = ((size_t)g->c * g->kk + (size_t)g->o) * g->p;
+    if (g->path == CONV_IMPLICIT) {
+        /* padded x, then the larger of forward's output and backward's
+         * padded dy, dy grid and dX output, all about (H+pad)*(W+pad). */
+        size_t hp = (size_t)g->h + (size_t)(p->pt > p->pb ? p->pt : p->pb);
+        size_t wp = (size_t)g->w + (size_t)(p->pl > p->pr ? p->pl : p->pr);
+        size_t ohp = (size_t)g->oh + (size_t)g->kh * g->dh;
+        size_t owp = (size_t)g->ow + (size_t)g->kw * g->dw;
+        size_t in_px = hp * wp, out_px = ohp * owp;
+        per_image = (size_t)g->c * in_px + 2 * (size_t)g->o * out_px +
+                    (size_t)g->c * out_px;
+    }
     size_t nb = p->batch_chunk ? (size_t)p->batch_chunk : CONV_WORK_LIMIT / per_image;
     g->nb = nb < 1 ? 1 : nb > (size_t)g->n ? g->n : (int)nb;
-    if (g->path != CONV_DIRECT) {
+    if (g->path == CONV_IMPLICIT) {
+        conv_implicit_layouts(g);
+    } else if (g->path != CONV_DIRECT) {
         size_t np = (size_t)g->nb * g->p;
         g->cols_count = (size_t)g->c * g->kk * np;
         g->tmp_count = (size_t)g->o * np;
@@ -140,6 +164,10 @@ clnet_status conv_geom_make(const conv_params *p, clnet__shape in,
     size_t biggest = n_in > n_out ? n_in : n_out;
     biggest = biggest > n_w ? biggest : n_w;
     biggest = biggest > g->cols_count ? biggest : g->cols_count;
+    if (g->path == CONV_IMPLICIT) {
+        size_t end = conv_implicit_regions_of(g).end;
+        biggest = biggest > end ? biggest : end;
+    }
     if (biggest > INT32_MAX || per_image > INT32_MAX)
         return clnet__op_error(err, errlen, CLNET_EINVAL,
                                "conv: input %s with filters=%d kernel %dx%d "
@@ -174,7 +202,10 @@ static clnet_status conv_plan(const void *params, int n_in,
     }
     plan->fan_in = g.cg * (int)g.kk;
     plan->fan_out = g.og * (int)g.kk;
-    plan->work_count = g.cols_count + g.tmp_count + g.dwpart_count + g.partial_count;
+    plan->work_count = g.path == CONV_IMPLICIT
+                           ? conv_implicit_regions_of(&g).end + g.partial_count
+                           : g.cols_count + g.tmp_count + g.dwpart_count +
+                                 g.partial_count;
     double outs = (double)g.n * g.o * (double)g.p;
     plan->flops_forward = 2.0 * outs * g.cg * (double)g.kk + (g.bias ? outs : 0);
     return CLNET_OK;

@@ -1,38 +1,9 @@
-/* conv2d on the device: direct kernels or im2col + CLBlast GEMM, chosen per
- * shape in conv_geom_make (strategy and work-buffer layout in conv.h). */
+/* conv2d on the device: direct kernels or im2col + GEMM, chosen per shape in
+ * conv_geom_make (strategy and work-buffer layout in conv.h); the implicit
+ * path is conv_implicit.c. */
 #include "ops/conv.h"
+#include "ops/conv_launch.h"
 #include "ops/op_util.h"
-
-#define MAX_ARGS 32
-
-/* A kernel argument list built up piece by piece: the geometry every conv
- * kernel starts with, then kernel-specific values and tensors. */
-typedef struct arglist {
-    clnet__arg a[MAX_ARGS];
-    size_t n;
-} arglist;
-
-static void arg_i(arglist *l, int v)
-{
-    l->a[l->n++] = CLNET_ARG_I32(v);
-}
-
-static void arg_t(arglist *l, clnet__tensor t)
-{
-    l->a[l->n++] = CLNET_ARG_BUF(t.buf);
-    l->a[l->n++] = CLNET_ARG_U32(t.off);
-}
-
-/* The GEOM argument list of cl/conv.cl, then nb (images in this launch). */
-static arglist geom_args(const conv_geom *g, int nb)
-{
-    arglist l = {.n = 0};
-    const int v[] = {g->c, g->h,  g->w,  g->o,  g->oh, g->ow, g->kh, g->kw, g->sh,
-                     g->sw, g->pt, g->pl, g->dh, g->dw, g->cg, g->og, nb};
-    for (size_t i = 0; i < sizeof v / sizeof v[0]; i++)
-        arg_i(&l, v[i]);
-    return l;
-}
 
 static size_t pow2_at_least(size_t n, size_t cap)
 {
@@ -42,16 +13,8 @@ static size_t pow2_at_least(size_t n, size_t cap)
     return p;
 }
 
-/* Items per work-group for the row kernels: enough rows to amortise a
- * group's start on PoCL (measured best at 16 there), few local-size variants
- * for PoCL to build. */
-#define ROWS_PER_GROUP 16
-
-/* Launches cl/conv.cl's `name` over n0 x n1 (x n2) items; dim 0 is the
- * fastest-moving. The local size fills dim 0 first, then dim 1, up to
- * `per_group` items (power-of-two sizes). n2 == 0: 2-D. */
-static clnet_status launch(clnet_ctx *ctx, const char *name, size_t per_group,
-                           size_t n0, size_t n1, size_t n2, const arglist *l)
+clnet_status conv_launch(clnet_ctx *ctx, const char *name, size_t per_group,
+                         size_t n0, size_t n1, size_t n2, const arglist *l)
 {
     clnet__kernel *k = NULL;
     clnet_status st = clnet__kernel_get(ctx, "conv", NULL, name, &k);
@@ -66,8 +29,8 @@ static clnet_status launch(clnet_ctx *ctx, const char *name, size_t per_group,
     return clnet__launch(ctx, k, n2 ? 3 : 2, global, local, l->n, l->a);
 }
 
-static clnet_status launch1(clnet_ctx *ctx, const char *name, size_t n,
-                            const arglist *l)
+clnet_status conv_launch1(clnet_ctx *ctx, const char *name, size_t n,
+                          const arglist *l)
 {
     clnet__kernel *k = NULL;
     clnet_status st = clnet__kernel_get(ctx, "conv", NULL, name, &k);
@@ -103,6 +66,8 @@ static clnet__tensor dwpart_of(const conv_geom *g, const clnet__op_io *io)
 
 static clnet__tensor partial_of(const conv_geom *g, const clnet__op_io *io)
 {
+    if (g->path == CONV_IMPLICIT)
+        return clnet__at(io->work, conv_implicit_regions_of(g).end);
     return clnet__at(io->work, g->cols_count + g->tmp_count + g->dwpart_count);
 }
 
@@ -122,7 +87,7 @@ static clnet_status im2col(clnet_ctx *ctx, const conv_geom *g,
     arglist l = geom_args(g, nb);
     arg_t(&l, clnet__at(io->in[0], (size_t)n0 * in_image(g)));
     arg_t(&l, io->work);
-    return launch(ctx, "conv_im2col", ROWS_PER_GROUP, (size_t)g->oh,
+    return conv_launch(ctx, "conv_im2col", ROWS_PER_GROUP, (size_t)g->oh,
                   (size_t)g->c * g->kk * nb, 0, &l);
 }
 
@@ -142,7 +107,7 @@ static clnet_status reshuffle(clnet_ctx *ctx, const conv_geom *g,
         arg_t(&l, clnet__at(io->dout, at));
         arg_t(&l, tmp_of(g, io));
     }
-    return launch(ctx, fwd ? "conv_scatter" : "conv_gather_dout", 64, g->p,
+    return conv_launch(ctx, fwd ? "conv_scatter" : "conv_gather_dout", 64, g->p,
                   (size_t)g->o, (size_t)nb, &l);
 }
 
@@ -190,7 +155,7 @@ static clnet_status forward_1x1(clnet_ctx *ctx, const conv_geom *g,
     arglist l = geom_args(g, g->n);
     arg_t(&l, io->param[1]);
     arg_t(&l, io->out);
-    return launch(ctx, "conv_bias_add", 64, g->p, (size_t)g->o, (size_t)g->n, &l);
+    return conv_launch(ctx, "conv_bias_add", 64, g->p, (size_t)g->o, (size_t)g->n, &l);
 }
 
 static clnet_status forward_direct(clnet_ctx *ctx, const conv_geom *g,
@@ -202,7 +167,7 @@ static clnet_status forward_direct(clnet_ctx *ctx, const conv_geom *g,
     arg_t(&l, io->param[0]);
     arg_t(&l, bias_or_dummy(g, io));
     arg_t(&l, io->out);
-    return launch(ctx, "conv_direct_forward", ROWS_PER_GROUP, (size_t)g->oh,
+    return conv_launch(ctx, "conv_direct_forward", ROWS_PER_GROUP, (size_t)g->oh,
                   (size_t)g->n * g->o, 0, &l);
 }
 
@@ -216,6 +181,7 @@ clnet_status conv_forward(clnet_ctx *ctx, const void *params,
     switch (g.path) {
     case CONV_DIRECT: return forward_direct(ctx, &g, io);
     case CONV_GEMM_1X1: return forward_1x1(ctx, &g, io);
+    case CONV_IMPLICIT: return conv_implicit_forward(ctx, &g, io);
     default: return forward_gemm(ctx, &g, io);
     }
 }
@@ -228,13 +194,13 @@ static clnet_status backward_bias(clnet_ctx *ctx, const conv_geom *g,
     arglist l = geom_args(g, g->n);
     arg_t(&l, io->dout);
     arg_t(&l, partial_of(g, io));
-    clnet_status st = launch1(ctx, "conv_dbias_partial", (size_t)g->n * g->o, &l);
+    clnet_status st = conv_launch1(ctx, "conv_dbias_partial", (size_t)g->n * g->o, &l);
     if (st != CLNET_OK)
         return st;
     l = geom_args(g, g->n);
     arg_t(&l, partial_of(g, io));
     arg_t(&l, io->dparam[1]);
-    return launch1(ctx, "conv_dbias_reduce", (size_t)g->o, &l);
+    return conv_launch1(ctx, "conv_dbias_reduce", (size_t)g->o, &l);
 }
 
 /* dW += tmp * cols^T for one chunk (inner size np). Split into S slices of
@@ -265,7 +231,7 @@ static clnet_status backward_weight(clnet_ctx *ctx, const conv_geom *g,
     arg_i(&l, (int)S);
     arg_t(&l, part);
     arg_t(&l, io->dparam[0]);
-    return launch1(ctx, "conv_sum_slices", len, &l);
+    return conv_launch1(ctx, "conv_sum_slices", len, &l);
 }
 
 /* One chunk of the GEMM backward: dW += dOut*cols^T, then (want_dx) cols =
@@ -291,7 +257,7 @@ static clnet_status backward_chunk(clnet_ctx *ctx, const conv_geom *g,
     arglist l = geom_args(g, nb);
     arg_t(&l, io->work);
     arg_t(&l, clnet__at(io->din[0], (size_t)n0 * in_image(g)));
-    return launch(ctx, "conv_col2im", ROWS_PER_GROUP, (size_t)g->h,
+    return conv_launch(ctx, "conv_col2im", ROWS_PER_GROUP, (size_t)g->h,
                   (size_t)nb * g->c, 0, &l);
 }
 
@@ -315,7 +281,7 @@ static clnet_status backward_direct(clnet_ctx *ctx, const conv_geom *g,
         arg_t(&l, io->dout);
         arg_t(&l, io->param[0]);
         arg_t(&l, io->din[0]);
-        st = launch(ctx, "conv_direct_backward_data", ROWS_PER_GROUP,
+        st = conv_launch(ctx, "conv_direct_backward_data", ROWS_PER_GROUP,
                     (size_t)g->h, (size_t)g->n * g->c, 0, &l);
     }
     if (st == CLNET_OK && want_dw) {
@@ -323,7 +289,7 @@ static clnet_status backward_direct(clnet_ctx *ctx, const conv_geom *g,
         arg_t(&l, io->in[0]);
         arg_t(&l, io->dout);
         arg_t(&l, io->dparam[0]);
-        st = launch1(ctx, "conv_direct_backward_weight",
+        st = conv_launch1(ctx, "conv_direct_backward_weight",
                      (size_t)g->o * g->cg * g->kk, &l);
     }
     return st;
@@ -343,6 +309,8 @@ clnet_status conv_backward(clnet_ctx *ctx, const void *params,
         return st;
     if (g.path == CONV_DIRECT)
         return backward_direct(ctx, &g, io, want_dw, want_dx);
+    if (g.path == CONV_IMPLICIT)
+        return conv_implicit_backward(ctx, &g, io, want_dw, want_dx);
     if (g.path == CONV_GEMM_1X1 && want_dx) {
         st = backward_1x1_data(ctx, &g, io);
         want_dx = 0;

@@ -2,9 +2,10 @@
  * forward/backward vs reference; tolerances in op_harness.h), plus shape
  * inference and invalid arguments.
  *
- * Most shapes run on both device algorithms (conv.h): algo=gemm (im2col +
+ * Most shapes run on every device algorithm (conv.h): algo=gemm (im2col +
  * GEMM, or for 1x1 unpadded convs a GEMM straight on NCHW; also chunked with
- * batch_chunk, and with dW split along its inner size) and algo=direct. */
+ * batch_chunk, and with dW split along its inner size), algo=direct, and for
+ * stride 1 algo=implicit (implicit GEMM over a padded copy; also chunked). */
 #include "op_harness.h"
 #include "../support.h"
 #include "ops/op_util.h"
@@ -17,42 +18,46 @@ static clnet_ctx *ctx;
 
 #define IN(n, c, h, w) 1, {{n, c, h, w}}
 /* The same case on both device algorithms (the auto choice is per shape). */
-#define BOTH(params, shape)                                                  \
-    {"conv", params " algo=gemm", shape, 1, 0}, {"conv", params " algo=direct", shape, 1, 0}
+#define BOTH(params, ...)                                                    \
+    {"conv", params " algo=gemm", __VA_ARGS__, 1, 0},                        \
+        {"conv", params " algo=direct", __VA_ARGS__, 1, 0}
+/* Stride 1: also the implicit GEMM. */
+#define ALL3(params, ...)                                                    \
+    BOTH(params, __VA_ARGS__), {"conv", params " algo=implicit", __VA_ARGS__, 1, 0}
 
 static const op_case cases[] = {
     /* kernel sizes and symmetric padding 0/1/2 */
-    BOTH("filters=4 kernel=1", IN(2, 3, 7, 5)),
-    BOTH("filters=4 kernel=3 pad=1", IN(2, 3, 7, 5)),
-    BOTH("filters=3 kernel=3", IN(1, 3, 7, 5)),
-    BOTH("filters=3 kernel=5 pad=2", IN(1, 3, 7, 5)),
-    BOTH("filters=2 kernel=7 pad=1", IN(2, 2, 9, 8)),
+    ALL3("filters=4 kernel=1", IN(2, 3, 7, 5)),
+    ALL3("filters=4 kernel=3 pad=1", IN(2, 3, 7, 5)),
+    ALL3("filters=3 kernel=3", IN(1, 3, 7, 5)),
+    ALL3("filters=3 kernel=5 pad=2", IN(1, 3, 7, 5)),
+    ALL3("filters=2 kernel=7 pad=1", IN(2, 2, 9, 8)),
     /* stride 2 with odd input, with and without padding */
     BOTH("filters=4 kernel=3 stride=2 pad=1", IN(2, 3, 7, 5)),
     BOTH("filters=3 kernel=3 stride=2", IN(1, 2, 7, 5)),
     BOTH("filters=3 kernel=1 stride=2", IN(2, 3, 7, 5)),
     /* asymmetric padding, dilation, stride 3 wider than the kernel */
-    BOTH("filters=3 kernel=3 pad_top=0 pad_bottom=2 pad_left=1 pad_right=0",
+    ALL3("filters=3 kernel=3 pad_top=0 pad_bottom=2 pad_left=1 pad_right=0",
          IN(2, 2, 6, 5)),
-    BOTH("filters=3 kernel=3 dilation=2 pad=2", IN(2, 2, 7, 5)),
+    ALL3("filters=3 kernel=3 dilation=2 pad=2", IN(2, 2, 7, 5)),
     BOTH("filters=2 kernel=3 stride=2 dilation=2,1 pad=2,1", IN(2, 2, 9, 7)),
     BOTH("filters=2 kernel=2 stride=3 pad=1,2", IN(1, 2, 8, 7)),
     /* non-square kernels; a kernel as large as the input (1x1 output) */
-    BOTH("filters=3 kernel=3,1 pad=1,0", IN(2, 3, 7, 5)),
+    ALL3("filters=3 kernel=3,1 pad=1,0", IN(2, 3, 7, 5)),
     BOTH("filters=2 kernel=1,5 stride=1,2 pad=0,2", IN(2, 3, 5, 7)),
-    BOTH("filters=3 kernel=7,5", IN(2, 3, 7, 5)),
+    ALL3("filters=3 kernel=7,5", IN(2, 3, 7, 5)),
     /* groups 2 (also 1x1) and depthwise with 1 and 2 filters per channel */
-    BOTH("filters=4 kernel=3 pad=1 groups=2", IN(2, 4, 5, 5)),
-    BOTH("filters=6 kernel=1 groups=2", IN(2, 4, 3, 3)),
-    BOTH("filters=3 kernel=3 pad=1 groups=3", IN(2, 3, 7, 5)),
+    ALL3("filters=4 kernel=3 pad=1 groups=2", IN(2, 4, 5, 5)),
+    ALL3("filters=6 kernel=1 groups=2", IN(2, 4, 3, 3)),
+    ALL3("filters=3 kernel=3 pad=1 groups=3", IN(2, 3, 7, 5)),
     BOTH("filters=6 kernel=3 stride=2 pad=1 groups=3", IN(2, 3, 7, 5)),
-    BOTH("filters=4 kernel=5 dilation=2 pad=3 groups=2", IN(1, 2, 7, 5)),
+    ALL3("filters=4 kernel=5 dilation=2 pad=3 groups=2", IN(1, 2, 7, 5)),
     /* a 1-channel input (first layer of a grayscale net) */
-    BOTH("filters=4 kernel=3 pad=1", IN(2, 1, 7, 5)),
+    ALL3("filters=4 kernel=3 pad=1", IN(2, 1, 7, 5)),
     /* bias off */
-    BOTH("filters=4 kernel=3 bias=0", IN(2, 3, 7, 5)),
-    BOTH("filters=4 kernel=1 bias=0", IN(2, 3, 7, 5)),
-    BOTH("filters=3 kernel=3 pad=1 groups=3 bias=0", IN(2, 3, 7, 5)),
+    ALL3("filters=4 kernel=3 bias=0", IN(2, 3, 7, 5)),
+    ALL3("filters=4 kernel=1 bias=0", IN(2, 3, 7, 5)),
+    ALL3("filters=3 kernel=3 pad=1 groups=3 bias=0", IN(2, 3, 7, 5)),
     /* batch 33 (automatic choice) */
     {"conv", "filters=2 kernel=3 pad=1", IN(33, 2, 5, 4), 1, 0},
     /* chunked im2col: 4 chunks of 2, 2, 2, 1 images; 3 chunks of 1x1 */
@@ -62,6 +67,10 @@ static const op_case cases[] = {
      * chunks of 3 and 2 images, each split in 2 */
     {"conv", "filters=3 kernel=3 pad=1 algo=gemm", IN(3, 2, 23, 31), 1, 0},
     {"conv", "filters=2 kernel=3 pad=1 batch_chunk=3 algo=gemm", IN(5, 2, 23, 31), 1, 0},
+    /* chunked implicit GEMM: chunks of 2, 2, 2, 1 images; a wide map with
+     * asymmetric pads in chunks of 2 and 1 */
+    {"conv", "filters=3 kernel=3 pad=1 batch_chunk=2 algo=implicit", IN(7, 2, 5, 5), 1, 0},
+    {"conv", "filters=2 kernel=3 pad=1,2 batch_chunk=2 algo=implicit", IN(3, 2, 23, 31), 1, 0},
     /* automatic choice on a gemm-sized shape; inference only */
     {"conv", "filters=4 kernel=3 pad=1", IN(2, 6, 7, 5), 1, 0},
     {"conv", "filters=4 kernel=3 pad=1", IN(2, 3, 7, 5), 0, 0},
@@ -106,6 +115,10 @@ START_TEST(conv_rejects_bad_arguments)
     clnet__shape x = {2, 4, 6, 6};
     EXPECT("filters=0", 1, x, CLNET_EPARSE, "filters=0");
     EXPECT("filters=4 kernel=0", 1, x, CLNET_EPARSE, "kernel=0");
+    EXPECT("filters=4 kernel=3 stride=2 algo=implicit", 1, x, CLNET_EINVAL,
+           "algo=implicit needs stride 1");
+    EXPECT("filters=4 kernel=3 pad=3 algo=implicit", 1, x, CLNET_EINVAL,
+           "algo=implicit needs stride 1");
     EXPECT("filters=4 stride=2,x", 1, x, CLNET_EPARSE, "stride=");
     EXPECT("filters=4 pad=-1", 1, x, CLNET_EPARSE, "pad=-1");
     EXPECT("filters=4 pad_left=-2", 1, x, CLNET_EPARSE, "pad_left=-2");

@@ -6,7 +6,10 @@ clnet-bench and turns their output into a JSON result.
       device memory of the plan, time from start to the first step done (as
       clnet-train reports it and as the line's arrival here), peak RSS.
   clnet_train.py bench --bin BUILD/tools --json R.json -- [clnet-bench args]
-      images/s of clnet-bench's wall-clock steps (synthetic data)."""
+      images/s of clnet-bench's wall-clock steps (synthetic data), MFLOP per
+      trained image, the memory plan, and launches per step: kernels counted
+      at the loader (any mode) and, from a profiled run (no --wall-only),
+      kernels, CLBlast's among them, and fills/copies while recording."""
 
 import argparse
 import os
@@ -62,7 +65,18 @@ def bench(a, rest):
     res["steady_images_per_s"] = benchlib.grep(
         lines, r"wall: [0-9.]+ ms/step = ([0-9.]+) img/s")
     res["mflop_per_image"] = benchlib.grep(lines, r"on ([0-9.]+) MFLOP per trained image")
+    if a.quiet:  # the summary lines only
+        for _, text in lines:
+            if text.startswith(("wall:", "launches per step", "memory plan", "clnet-bench:")):
+                print("    " + text, flush=True)
     res["device_memory_mib"] = benchlib.grep(lines, r"memory plan: ([0-9.]+) MiB planned")
+    res["device_memory_naive_mib"] = benchlib.grep(lines, r"memory plan: .* vs ([0-9.]+) MiB naive")
+    res["loader_kernels_per_step"] = benchlib.grep(
+        lines, r"([0-9.]+) kernels(?:/step)? counted at the loader")
+    launches = r"launches per step: ([0-9.]+) kernels \(([0-9.]+) CLBlast's\) \+ ([0-9.]+) fills/copies"
+    for i, key in enumerate(("kernels_per_step", "clblast_kernels_per_step",
+                             "fills_per_step"), 1):
+        res[key] = benchlib.grep(lines, launches, group=i)
     return rc, res
 
 

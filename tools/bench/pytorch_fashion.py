@@ -10,7 +10,9 @@ Models: fashion-cnn (models/fashion-cnn.cfg), resnet20 (models/resnet20.cfg,
 3x32x32, projection shortcuts) and mobilenet-tiny (models/mobilenet-tiny.cfg,
 3x32x32, depthwise-separable blocks). SGD with --lr, --momentum and
 --weight-decay (L2, as clnet: on conv and dense weights only, never on biases
-or batchnorm). Run as the protocol says:
+or batchnorm); --recipe MODEL.cfg takes them (and the optimizer, which must
+be sgd) from the [train] section of a clnet model file instead, so the peer
+trains with the model's own recipe. Run as the protocol says:
   env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE /usr/bin/python3 pytorch_fashion.py ...
 --device cuda trains on the GPU (PyTorch's default cuDNN/TF32 settings unless
 --no-tf32; cudnn.benchmark on); each batch is copied from pinned host memory
@@ -90,6 +92,27 @@ def mobilenet_tiny():
 MODELS = {"fashion-cnn": (fashion_cnn, (1, 28, 28)),
           "resnet20": (resnet20, (3, 32, 32)),
           "mobilenet-tiny": (mobilenet_tiny, (3, 32, 32))}
+
+
+def cfg_recipe(path):
+    """lr, momentum and weight_decay of a clnet .cfg's [train] section (the
+    keys it leaves out keep clnet's defaults: lr 0.01, momentum 0.9, no
+    decay). Refuses an optimizer other than sgd: this peer only has SGD."""
+    rec = {"optimizer": "sgd", "lr": 0.01, "momentum": 0.9, "weight_decay": 0.0}
+    section = None
+    with open(path) as f:
+        for line in f:
+            line = line.split("#", 1)[0].strip()
+            if line.startswith("["):
+                section = line.strip("[] ").lower()
+            elif "=" in line and section == "train":
+                k, v = (t.strip() for t in line.split("=", 1))
+                if k in rec:
+                    rec[k] = v if k == "optimizer" else float(v)
+    if rec["optimizer"].lower() != "sgd":
+        sys.exit("pytorch_fashion.py: %s trains with %s, this peer only with sgd"
+                 % (path, rec["optimizer"]))
+    return rec
 
 
 def cuda_reason():
@@ -173,11 +196,18 @@ def main():
     ap.add_argument("--momentum", type=float, default=0.9)
     ap.add_argument("--weight-decay", type=float, default=0.0,
                     help="L2 on conv/dense weights only")
+    ap.add_argument("--recipe", metavar="MODEL.cfg",
+                    help="lr, momentum, weight decay from this clnet model's [train]")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--json", help="write the result here")
     a = ap.parse_args()
     if not a.mode and not a.check_cuda:
         ap.error("--mode is required")
+    if a.recipe:
+        rec = cfg_recipe(a.recipe)
+        a.lr, a.momentum, a.weight_decay = rec["lr"], rec["momentum"], rec["weight_decay"]
+        print("bench: recipe of %s: sgd lr %g momentum %g weight decay %g"
+              % (a.recipe, a.lr, a.momentum, a.weight_decay), flush=True)
 
     if a.check_cuda or a.device == "cuda":
         why = cuda_reason()

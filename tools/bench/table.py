@@ -63,6 +63,69 @@ def gemm_rows(folder, name="gemm-bench.md"):
     return rows
 
 
+# The networks table: (model, batch, input, target clnet ÷ PyTorch, target
+# share of OpenBLAS), in this order; other net-clnet-* results follow.
+NETWORKS = (("fashion-cnn", 64, "1x28x28", 1.3, 0.40),
+            ("resnet20", 128, "3x32x32", 1.0, 0.30),
+            ("mobilenet-tiny", 128, "3x32x32", 1.0, None))
+INPUTS = {"fashion-cnn": "1x28x28", "resnet20": "3x32x32", "mobilenet-tiny": "3x32x32"}
+
+
+def networks_table(r, ob_best, w):
+    """clnet-bench --wall-only vs PyTorch CPU on synthetic data, per network:
+    images/s and their ratio, effective GFLOP/s on clnet-bench's MFLOP per
+    trained image (the same count for both), as a share of this run's best
+    OpenBLAS SGEMM, clnet's launches per step and its memory plan."""
+    done = [(m, b) for m, b, *_ in NETWORKS if "net-clnet-%s-b%d" % (m, b) in r]
+    rest = []
+    for k in r:
+        if k.startswith("net-clnet-"):
+            m, b = k[len("net-clnet-"):].rsplit("-b", 1)
+            if (m, int(b)) not in done:
+                rest.append((m, int(b)))
+    rows = done + sorted(rest)
+    if not rows:
+        return
+    targets = {(m, b): (t, sh) for m, b, _, t, sh in NETWORKS}
+    w("\n| network (batch, input; synthetic data) | clnet img/s | PyTorch CPU img/s "
+      "| clnet ÷ PyTorch | target | MFLOP per trained image | clnet GFLOP/s "
+      "| PyTorch GFLOP/s | clnet ÷ OpenBLAS SGEMM (%s) | PyTorch ÷ OpenBLAS "
+      "| target | clnet launches per step: kernels (CLBlast's) + fills/copies "
+      "| clnet device memory (MiB planned) |"
+      % ("%.0f GFLOP/s" % ob_best if ob_best else "n/a: sgemm not run"))
+    w("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    steps = []
+    for m, b in rows:
+        c, p, q = ("net-%s-%s-b%d" % (who, m, b) for who in ("clnet", "pytorch", "prof-clnet"))
+        ci, pi = get(r, c, "steady_images_per_s"), get(r, p, "steady_images_per_s")
+        mf = get(r, c, "mflop_per_image") or get(r, q, "mflop_per_image")
+        ce = ci * mf / 1e3 if ci is not None and mf else None
+        pe = pi * mf / 1e3 if pi is not None and mf else None
+        t, sh = targets.get((m, b), (None, None))
+        k, kb, f = (get(r, q, x) for x in ("kernels_per_step", "clblast_kernels_per_step",
+                                           "fills_per_step"))
+        if k is not None:
+            launch = "%.0f (%.0f) + %.0f" % (k, kb or 0, f or 0)
+        else:  # no profiled run: the loader's count of the wall-only run
+            k = get(r, c, "loader_kernels_per_step")
+            launch = "%.0f kernels (loader) + ?" % k if k is not None else "n/a"
+        mem = get(r, c, "device_memory_mib") or get(r, q, "device_memory_mib")
+        w("| %s (%d, %s) | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |"
+          % (m, b, INPUTS.get(m, "?"), num(ci), num(pi), ratio(ci, pi),
+             "≥ %.1fx" % t if t else "", num(mf, "%.1f"), num(ce, "%.1f"), num(pe, "%.1f"),
+             pct(ce, ob_best), pct(pe, ob_best), "clnet ≥ %.0f%%" % (100 * sh) if sh else "",
+             launch, num(mem, "%.0f")))
+        args = r.get(c, {}).get("args", [])
+        opt = dict(zip(args, args[1:]))
+        if "--warmup" in opt and "--steps" in opt:
+            steps.append("%s b%d %s+%s" % (m, b, opt["--warmup"], opt["--steps"]))
+    w("\nclnet-bench --wall-only and PyTorch (2 threads, the model file's SGD recipe) "
+      "over the same steps after the same warm-up (1 first step + warm-up + timed: %s); GFLOP/s "
+      "for both on clnet-bench's FLOP count; launches from a separate profiled "
+      "1-step clnet-bench; OpenBLAS: the best square SGEMM of this run's sgemm section."
+      % ", ".join(steps))
+
+
 def commit():
     try:
         here = os.path.dirname(os.path.abspath(__file__))
@@ -79,7 +142,7 @@ def build(folder, meta):
     r = load(folder)
     out = []
     w = out.append
-    mflop = get(r, "scale-clnet-fashion-cnn-b64", "mflop_per_image") or MFLOP_DEFAULT
+    mflop = get(r, "net-clnet-fashion-cnn-b64", "mflop_per_image") or MFLOP_DEFAULT
     cf, cc = get(r, "clnet-folder", "steady_images_per_s"), get(r, "clnet-cached", "steady_images_per_s")
     pf, pm = get(r, "pytorch-folder", "steady_images_per_s"), get(r, "pytorch-memory", "steady_images_per_s")
     dk = get(r, "darknet", "steady_images_per_s")
@@ -92,45 +155,48 @@ def build(folder, meta):
       % (meta["nproc"], meta["cpu"], meta["simd"], meta.get("device", "device ?"),
          meta["load_start"], benchlib.loadavg()))
     w("clnet: %s; results: `%s`\n" % (commit(), folder))
-    w("| metric | clnet | PyTorch CPU | darknet CPU | clnet ÷ PyTorch | clnet ÷ darknet | target |")
-    w("|---|---|---|---|---|---|---|")
-    w("| training img/s from the image folders (steady, after 20 steps) | %s | %s | %s | %s | %s | |"
-      % (num(cf), num(pf), num(dk), ratio(cf, pf), ratio(cf, dk)))
-    w("| training img/s in memory (clnet: cached decoded images, 2nd epoch; PyTorch: tensors) "
-      "| %s | %s | | %s | %s | ≥ 1.0x PyTorch, ≥ 4x darknet |"
-      % (num(cc), num(pm), ratio(cc, pm), ratio(cc, dk)))
-    w("| folders ÷ in memory | %s | %s | | | | clnet ≥ 0.95 |"
-      % (ratio(cf, cc, "%.2f"), ratio(pf, pm, "%.2f")))
-    ca, pa = get(r, "clnet-folder", "test_accuracy"), get(r, "pytorch-memory", "test_accuracy")
-    pfa, da = get(r, "pytorch-folder", "test_accuracy"), get(r, "darknet", "test_accuracy")
-    w("| test accuracy after the epoch (PyTorch: in memory / folders) | %s | %s / %s | %s | %s | | within 1 point |"
-      % (num(ca and 100 * ca, "%.2f%%"), num(pa and 100 * pa, "%.2f%%"),
-         num(pfa and 100 * pfa, "%.2f%%"), num(da and 100 * da, "%.2f%%"),
-         "%+.2f points" % (100 * (ca - pa)) if ca is not None and pa is not None else "n/a"))
-    eff = lambda v: v * mflop / 1e3 if v is not None else None  # noqa: E731
-    ce, pe, de = eff(cc or cf), eff(pm or pf), eff(dk)
-    w("| effective training GFLOP/s (%.1f MFLOP per image, in memory) | %s | %s | %s | %s | %s | |"
-      % (mflop, num(ce, "%.1f"), num(pe, "%.1f"), num(de, "%.1f"), ratio(ce, pe), ratio(ce, de)))
-    w("| ... as a share of OpenBLAS SGEMM in this run (%s GFLOP/s) | %s | %s | %s | | | clnet ≥ 40%% |"
-      % (num(ob_best, "%.0f"), pct(ce, ob_best), pct(pe, ob_best), pct(de, ob_best)))
-    cold, warm = get(r, "clnet-cold", "first_step_seen_s"), get(r, "clnet-warm", "first_step_seen_s")
-    w("| time to the first training step, cold caches (s) | %s | | | | | ≤ 10 s |" % num(cold, "%.2f"))
-    w("| time to the first training step, warm (s; PyTorch/darknet: folder run) | %s | %s | %s | %s | %s | ≤ 0.3 s |"
-      % (num(warm, "%.2f"), num(get(r, "pytorch-folder", "first_step_s"), "%.2f"),
-         num(get(r, "darknet", "first_step_s"), "%.2f"),
-         ratio(warm, get(r, "pytorch-folder", "first_step_s")),
-         ratio(warm, get(r, "darknet", "first_step_s"))))
-    cr, pr = get(r, "clnet-folder", "maxrss_mib"), get(r, "pytorch-folder", "maxrss_mib")
-    w("| peak host memory, folder run (MiB, max RSS of the main process) | %s | %s | %s | %s | %s | |"
-      % (num(cr), num(pr), num(get(r, "darknet", "maxrss_mib")), ratio(cr, pr),
-         ratio(cr, get(r, "darknet", "maxrss_mib"))))
-    w("| device memory (MiB, clnet's memory plan; naive in brackets) | %s (%s) | n/a | n/a | | | |"
-      % (num(get(r, "clnet-folder", "device_memory_mib"), "%.1f"),
-         num(get(r, "clnet-folder", "device_memory_naive_mib"), "%.1f")))
-    cs = r.get("clnet-cold", {}).get("startup_line", "")
-    if cs:
-        w("\ncold start, as clnet-train splits it: `%s`  " % cs.replace("bench: ", ""))
-        w("warm start: `%s`" % r.get("clnet-warm", {}).get("startup_line", "n/a").replace("bench: ", ""))
+    main = ("clnet-folder", "clnet-cached", "pytorch-folder", "pytorch-memory", "darknet",
+            "clnet-cold", "clnet-warm")
+    if any(k in r for k in main):  # not when only sgemm and/or networks ran
+        w("| metric | clnet | PyTorch CPU | darknet CPU | clnet ÷ PyTorch | clnet ÷ darknet | target |")
+        w("|---|---|---|---|---|---|---|")
+        w("| training img/s from the image folders (steady, after 20 steps) | %s | %s | %s | %s | %s | |"
+          % (num(cf), num(pf), num(dk), ratio(cf, pf), ratio(cf, dk)))
+        w("| training img/s in memory (clnet: cached decoded images, 2nd epoch; PyTorch: tensors) "
+          "| %s | %s | | %s | %s | ≥ 1.0x PyTorch, ≥ 4x darknet |"
+          % (num(cc), num(pm), ratio(cc, pm), ratio(cc, dk)))
+        w("| folders ÷ in memory | %s | %s | | | | clnet ≥ 0.95 |"
+          % (ratio(cf, cc, "%.2f"), ratio(pf, pm, "%.2f")))
+        ca, pa = get(r, "clnet-folder", "test_accuracy"), get(r, "pytorch-memory", "test_accuracy")
+        pfa, da = get(r, "pytorch-folder", "test_accuracy"), get(r, "darknet", "test_accuracy")
+        w("| test accuracy after the epoch (PyTorch: in memory / folders) | %s | %s / %s | %s | %s | | within 1 point |"
+          % (num(ca and 100 * ca, "%.2f%%"), num(pa and 100 * pa, "%.2f%%"),
+             num(pfa and 100 * pfa, "%.2f%%"), num(da and 100 * da, "%.2f%%"),
+             "%+.2f points" % (100 * (ca - pa)) if ca is not None and pa is not None else "n/a"))
+        eff = lambda v: v * mflop / 1e3 if v is not None else None  # noqa: E731
+        ce, pe, de = eff(cc or cf), eff(pm or pf), eff(dk)
+        w("| effective training GFLOP/s (%.1f MFLOP per image, in memory) | %s | %s | %s | %s | %s | |"
+          % (mflop, num(ce, "%.1f"), num(pe, "%.1f"), num(de, "%.1f"), ratio(ce, pe), ratio(ce, de)))
+        w("| ... as a share of OpenBLAS SGEMM in this run (%s GFLOP/s) | %s | %s | %s | | | clnet ≥ 40%% |"
+          % (num(ob_best, "%.0f"), pct(ce, ob_best), pct(pe, ob_best), pct(de, ob_best)))
+        cold, warm = get(r, "clnet-cold", "first_step_seen_s"), get(r, "clnet-warm", "first_step_seen_s")
+        w("| time to the first training step, cold caches (s) | %s | | | | | ≤ 10 s |" % num(cold, "%.2f"))
+        w("| time to the first training step, warm (s; PyTorch/darknet: folder run) | %s | %s | %s | %s | %s | ≤ 0.3 s |"
+          % (num(warm, "%.2f"), num(get(r, "pytorch-folder", "first_step_s"), "%.2f"),
+             num(get(r, "darknet", "first_step_s"), "%.2f"),
+             ratio(warm, get(r, "pytorch-folder", "first_step_s")),
+             ratio(warm, get(r, "darknet", "first_step_s"))))
+        cr, pr = get(r, "clnet-folder", "maxrss_mib"), get(r, "pytorch-folder", "maxrss_mib")
+        w("| peak host memory, folder run (MiB, max RSS of the main process) | %s | %s | %s | %s | %s | |"
+          % (num(cr), num(pr), num(get(r, "darknet", "maxrss_mib")), ratio(cr, pr),
+             ratio(cr, get(r, "darknet", "maxrss_mib"))))
+        w("| device memory (MiB, clnet's memory plan; naive in brackets) | %s (%s) | n/a | n/a | | | |"
+          % (num(get(r, "clnet-folder", "device_memory_mib"), "%.1f"),
+             num(get(r, "clnet-folder", "device_memory_naive_mib"), "%.1f")))
+        cs = r.get("clnet-cold", {}).get("startup_line", "")
+        if cs:
+            w("\ncold start, as clnet-train splits it: `%s`  " % cs.replace("bench: ", ""))
+            w("warm start: `%s`" % r.get("clnet-warm", {}).get("startup_line", "n/a").replace("bench: ", ""))
 
     g, gt = gemm_rows(folder), gemm_rows(folder, "gemm-bench-tuned.md")
     if ob or g:
@@ -149,16 +215,12 @@ def build(folder, meta):
         if gt:
             w("\nfashion-cnn's GEMM shapes, CLBlast with its defaults and tuned: "
               "`gemm-bench.md` and `gemm-bench-tuned.md` in the results folder.")
-    scale = sorted(k[len("scale-clnet-"):] for k in r if k.startswith("scale-clnet-"))
-    if scale:
-        w("\n| scaling (synthetic data, in memory) | clnet img/s (clnet-bench) | PyTorch CPU img/s | clnet ÷ PyTorch |")
-        w("|---|---|---|---|")
-        order = lambda k: (k.split("-b")[0], int(k.split("-b")[-1]))  # noqa: E731
-        for k in sorted(scale, key=order):
-            c = get(r, "scale-clnet-" + k, "steady_images_per_s")
-            p = get(r, "scale-pytorch-" + k, "steady_images_per_s")
-            w("| %s | %s | %s | %s |" % (k.replace("-b", ", batch "), num(c, "%.1f"),
-                                          num(p, "%.1f"), ratio(c, p)))
+    networks_table(r, ob_best, w)
+    blas = r.get("sgemm-openblas", {}).get("blas", "")
+    if blas and "openblas" not in blas.lower():
+        w("\n**numpy's BLAS in this run was %s, not OpenBLAS** (libopenblas0-pthread "
+          "missing?): the OpenBLAS figures and shares, and PyTorch CPU, are not the "
+          "protocol's." % blas)
     notes = meta.get("notes")
     if notes:
         w("\n" + notes)

@@ -70,9 +70,10 @@ kernel void act_forward(uint n, float slope, float beta, CTENSOR(x), TENSOR(y))
 }
 
 kernel void act_backward(uint n, float slope, float beta, CTENSOR(x), CTENSOR(y),
-                         CTENSOR(dy), TENSOR(dx))
+                         CTENSOR(dy), TENSOR(dx), uint overwrite)
 {
     uint i = get_global_id(0);
     if (i < n)
-        AT(dx)[i] += AT(dy)[i] * act_df(AT(x)[i], AT(y)[i], slope, beta);
+        GRAD_PUT(AT(dx) + i, AT(dy)[i] * act_df(AT(x)[i], AT(y)[i], slope, beta),
+                 overwrite);
 }

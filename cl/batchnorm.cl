@@ -25,6 +25,12 @@
 #define FLAG_AFFINE 2u
 #define FLAG_DGAMMA 4u
 #define FLAG_DBETA 8u
+#define FLAG_OVERWRITE 16u /* bn_dx writes dx (op.h, din_write) */
+#define FLAG_RELU 32u /* a relu fused after the batchnorm (op.h, relu_after) */
+
+/* The gradient reaching the batchnorm through a fused relu whose output is
+ * y: dy where y > 0, else 0 (the same product as act_backward's). */
+#define RELU_GRAD(dy, y, flags) ((flags) & FLAG_RELU ? (dy) * ((y) > 0.0f ? 1.0f : 0.0f) : (dy))
 
 #define CHUNK 8
 
@@ -166,11 +172,15 @@ kernel void bn_apply(uint hw, uint channels, uint flags, float eps, CTENSOR(x),
     global const float *px = AT(x) + k;
     global float *py = AT(y) + k;
     uint len = chunk_len(i, hw);
+    /* fmax as act_forward's relu, so fused and unfused agree bit for bit. */
     if (len == CHUNK) {
-        vstore8((vload8(0, px) - mu) * scale + shift, 0, py);
+        float8 v = (vload8(0, px) - mu) * scale + shift;
+        vstore8(flags & FLAG_RELU ? fmax(v, 0.0f) : v, 0, py);
     } else {
-        for (uint q = 0; q < len; q++)
-            py[q] = (px[q] - mu) * scale + shift;
+        for (uint q = 0; q < len; q++) {
+            float v = (px[q] - mu) * scale + shift;
+            py[q] = flags & FLAG_RELU ? fmax(v, 0.0f) : v;
+        }
     }
 }
 
@@ -178,13 +188,14 @@ kernel void bn_apply(uint hw, uint channels, uint flags, float eps, CTENSOR(x),
  * work-group per channel, as bn_stats); dgamma[c] += sum(dy * xhat) and
  * dbeta[c] += sum(dy) where the flags ask for them. */
 kernel void bn_grad_sums(uint hw, uint plane, uint end, uint flags, float eps,
-                         CTENSOR(x), CTENSOR(dy), CTENSOR(mean), CTENSOR(stat),
-                         TENSOR(sums), TENSOR(dgamma), TENSOR(dbeta),
-                         local float *scratch)
+                         CTENSOR(x), CTENSOR(dy), CTENSOR(y), CTENSOR(mean),
+                         CTENSOR(stat), TENSOR(sums), TENSOR(dgamma),
+                         TENSOR(dbeta), local float *scratch)
 {
     uint c = get_group_id(0), channels = get_num_groups(0);
     global const float *px = AT(x) + c * hw;
     global const float *pdy = AT(dy) + c * hw;
+    global const float *py = AT(y) + c * hw;
     float mu = AT(mean)[c];
     float8 acc = 0.0f, accx = 0.0f;
     float sd = 0.0f, sdx = 0.0f;
@@ -192,11 +203,13 @@ kernel void bn_grad_sums(uint hw, uint plane, uint end, uint flags, float eps,
         uint len = chunk_len(w.j * CHUNK, hw);
         if (len == CHUNK) {
             float8 g = vload8(0, pdy + w.o);
+            if (flags & FLAG_RELU)
+                g *= select((float8)0.0f, (float8)1.0f, vload8(0, py + w.o) > 0.0f);
             acc += g;
             accx += g * (vload8(0, px + w.o) - mu);
         } else {
             for (uint k = 0; k < len; k++) {
-                float g = pdy[w.o + k];
+                float g = RELU_GRAD(pdy[w.o + k], py[w.o + k], flags);
                 sd += g;
                 sdx += g * (px[w.o + k] - mu);
             }
@@ -220,8 +233,8 @@ kernel void bn_grad_sums(uint hw, uint plane, uint end, uint flags, float eps,
  * statistics are then constants). Written as dx += a * dy + b * (x - mean) + d
  * with per-channel a, b, d. */
 kernel void bn_dx(uint hw, uint channels, uint flags, float eps, float inv_m,
-                  CTENSOR(x), CTENSOR(dy), CTENSOR(mean), CTENSOR(stat),
-                  CTENSOR(gamma), CTENSOR(sums), TENSOR(dx))
+                  CTENSOR(x), CTENSOR(dy), CTENSOR(y), CTENSOR(mean),
+                  CTENSOR(stat), CTENSOR(gamma), CTENSOR(sums), TENSOR(dx))
 {
     uint i = get_global_id(0) * CHUNK, row = get_global_id(1);
     if (i >= hw)
@@ -235,14 +248,19 @@ kernel void bn_dx(uint hw, uint channels, uint flags, float eps, float inv_m,
         d = -a * AT(sums)[c] * inv_m;
     }
     size_t k = (size_t)row * hw + i;
-    global const float *px = AT(x) + k, *pdy = AT(dy) + k;
+    global const float *px = AT(x) + k, *pdy = AT(dy) + k, *py = AT(y) + k;
     global float *pdx = AT(dx) + k;
     uint len = chunk_len(i, hw);
+    uint overwrite = flags & FLAG_OVERWRITE;
     if (len == CHUNK) {
-        float8 v = vload8(0, pdx) + a * vload8(0, pdy) + b * (vload8(0, px) - mu) + d;
-        vstore8(v, 0, pdx);
+        float8 g = vload8(0, pdy);
+        if (flags & FLAG_RELU)
+            g *= select((float8)0.0f, (float8)1.0f, vload8(0, py) > 0.0f);
+        float8 v = a * g + b * (vload8(0, px) - mu) + d;
+        vstore8(overwrite ? v : vload8(0, pdx) + v, 0, pdx);
     } else {
         for (uint q = 0; q < len; q++)
-            pdx[q] += a * pdy[q] + b * (px[q] - mu) + d;
+            GRAD_PUT(pdx + q, a * RELU_GRAD(pdy[q], py[q], flags) + b * (px[q] - mu) + d,
+                     overwrite);
     }
 }

@@ -28,6 +28,15 @@
 #define CTENSOR(name) global const float *name##_buf, uint name##_off
 #define AT(name) (name##_buf + name##_off)
 
+/* Backward kernels write an input gradient as *p = v when `overwrite` (the
+ * executor's first contribution to it: *p holds garbage, never read) and
+ * as *p += v otherwise (src/ops/op.h, din_write). */
+#define GRAD_PUT(p, v, overwrite)                                            \
+    do {                                                                     \
+        float gp_v_ = (v);                                                   \
+        *(p) = (overwrite) ? gp_v_ : *(p) + gp_v_;                           \
+    } while (0)
+
 /* Counter-based random numbers (a 32-bit integer hash of seed and index):
  * the same function runs on the host (src/ops/rng.h) so references and the
  * device draw identical masks without a host round-trip. */

@@ -111,12 +111,15 @@ kernel void conv_im2col(GEOM, int nb, CTENSOR(x), TENSOR(cols))
 
 /* One row of dx per work-item: h = i0, plane i1 = n*C + c over the chunk;
  * adds every column-gradient entry that row was copied to. */
-kernel void conv_col2im(GEOM, int nb, CTENSOR(cols), TENSOR(dx))
+kernel void conv_col2im(GEOM, int nb, CTENSOR(cols), TENSOR(dx), int overwrite)
 {
     ID2(H, nb * C);
     int n = i1 / C, c = i1 - n * C;
     int P = OH * OW;
     global float *out = AT(dx) + (i1 * H + i0) * W;
+    if (overwrite) /* the first contribution: the row starts from zero */
+        for (int w = 0; w < W; w++)
+            out[w] = 0.0f;
     for (int kh = 0; kh < KH; kh++) {
         int oh = bwd_out_row(i0, kh, PT, DH, SH, OH);
         if (oh < 0)
@@ -235,12 +238,15 @@ kernel void conv_direct_forward(GEOM, int nb, int has_bias, CTENSOR(x),
 
 /* Direct dX, one input row per work-item: h = i0, plane i1 = n*C + c. */
 kernel void conv_direct_backward_data(GEOM, int nb, CTENSOR(dy), CTENSOR(w),
-                                      TENSOR(dx))
+                                      TENSOR(dx), int overwrite)
 {
     ID2(H, nb * C);
     int n = i1 / C, c = i1 - n * C;
     int g = c / CG, ci = c - g * CG;
     global float *out = AT(dx) + (i1 * H + i0) * W;
+    if (overwrite) /* the first contribution: the row starts from zero */
+        for (int w = 0; w < W; w++)
+            out[w] = 0.0f;
     for (int og = 0; og < OG; og++) {
         int o = g * OG + og;
         global const float *wc = AT(w) + (o * CG + ci) * KH * KW;

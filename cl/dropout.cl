@@ -20,9 +20,11 @@ kernel void dropout_forward(uint n, float p, float scale, uint seed_lo,
 
 /* dx += dy * mask / (1 - p) */
 kernel void dropout_backward(uint n, float p, float scale, uint seed_lo,
-                             uint seed_hi, CTENSOR(dy), TENSOR(dx))
+                             uint seed_hi, CTENSOR(dy), TENSOR(dx), uint overwrite)
 {
     uint i = get_global_id(0);
     if (i < n)
-        AT(dx)[i] += AT(dy)[i] * dropout_factor(i, p, scale, seed_lo, seed_hi);
+        GRAD_PUT(AT(dx) + i,
+                 AT(dy)[i] * dropout_factor(i, p, scale, seed_lo, seed_hi),
+                 overwrite);
 }

@@ -228,9 +228,10 @@ kernel void gap_forward(uint planes, uint hw, CTENSOR(x), TENSOR(y))
     AT(y)[p] = s / (float)hw;
 }
 
-kernel void gap_backward(uint n, uint hw, ulong div_hw, CTENSOR(dy), TENSOR(dx))
+kernel void gap_backward(uint n, uint hw, ulong div_hw, CTENSOR(dy), TENSOR(dx),
+                         uint overwrite)
 {
     uint i = get_global_id(0);
     if (i < n)
-        AT(dx)[i] += AT(dy)[fdiv(i, div_hw)] / (float)hw;
+        GRAD_PUT(AT(dx) + i, AT(dy)[fdiv(i, div_hw)] / (float)hw, overwrite);
 }

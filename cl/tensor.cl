@@ -1,12 +1,27 @@
 /* Tensor plumbing: elementwise add of up to 8 inputs (residual joins) and
  * channel concatenation, forward and backward side by side.
- * Backward accumulates: dx += ... */
+ * Backward accumulates (dx += ...) unless told to write (op.h, din_write). */
 #include "common.h"
 
-/* y = x0 + ... + x(m-1), 1 <= m <= 8. Slots past m are bound to x0 by the
- * host and never read; m is uniform across work-items, so the branches cost
- * little. */
-kernel void add_forward(uint n, uint m, CTENSOR(x0), CTENSOR(x1), CTENSOR(x2),
+/* The add kernels are built per use (src/ops/add.c): ADD_M inputs, bit k
+ * of ADD_WRITE set where backward writes (not adds to) input gradient k
+ * (op.h, din_write), ADD_RELU when a relu is fused after the add (op.h,
+ * relu_after). As build options rather than arguments, so that every branch
+ * is decided at compile time: PoCL vectorised the runtime-flag form badly
+ * (add_backward 2.6x slower, resnet20, 2026-12-06). Slots past ADD_M are
+ * bound to x0/d0 by the host and never touched. */
+#ifndef ADD_M
+#define ADD_M 2
+#endif
+#ifndef ADD_WRITE
+#define ADD_WRITE 0
+#endif
+#ifndef ADD_RELU
+#define ADD_RELU 0
+#endif
+
+/* y = x0 + ... + x(ADD_M-1), then relu(y) (fmax, as act_forward's relu). */
+kernel void add_forward(uint n, CTENSOR(x0), CTENSOR(x1), CTENSOR(x2),
                         CTENSOR(x3), CTENSOR(x4), CTENSOR(x5), CTENSOR(x6),
                         CTENSOR(x7), TENSOR(y))
 {
@@ -14,33 +29,37 @@ kernel void add_forward(uint n, uint m, CTENSOR(x0), CTENSOR(x1), CTENSOR(x2),
     if (i >= n)
         return;
     float s = AT(x0)[i];
-    if (m > 1) s += AT(x1)[i];
-    if (m > 2) s += AT(x2)[i];
-    if (m > 3) s += AT(x3)[i];
-    if (m > 4) s += AT(x4)[i];
-    if (m > 5) s += AT(x5)[i];
-    if (m > 6) s += AT(x6)[i];
-    if (m > 7) s += AT(x7)[i];
-    AT(y)[i] = s;
+    if (ADD_M > 1) s += AT(x1)[i];
+    if (ADD_M > 2) s += AT(x2)[i];
+    if (ADD_M > 3) s += AT(x3)[i];
+    if (ADD_M > 4) s += AT(x4)[i];
+    if (ADD_M > 5) s += AT(x5)[i];
+    if (ADD_M > 6) s += AT(x6)[i];
+    if (ADD_M > 7) s += AT(x7)[i];
+    AT(y)[i] = ADD_RELU ? fmax(s, 0.0f) : s;
 }
 
-/* d0..d(m-1) += dy, reading dy once. Unused slots as in add_forward. */
-kernel void add_backward(uint n, uint m, CTENSOR(dy), TENSOR(d0), TENSOR(d1),
+/* d0..d(ADD_M-1) += g (= g where ADD_WRITE says), reading dy once; g = dy,
+ * or through the fused relu with output y, dy where y > 0 (the product
+ * act_backward's relu computes). */
+kernel void add_backward(uint n, CTENSOR(dy), TENSOR(d0), TENSOR(d1),
                          TENSOR(d2), TENSOR(d3), TENSOR(d4), TENSOR(d5),
-                         TENSOR(d6), TENSOR(d7))
+                         TENSOR(d6), TENSOR(d7), CTENSOR(y))
 {
     uint i = get_global_id(0);
     if (i >= n)
         return;
     float g = AT(dy)[i];
-    AT(d0)[i] += g;
-    if (m > 1) AT(d1)[i] += g;
-    if (m > 2) AT(d2)[i] += g;
-    if (m > 3) AT(d3)[i] += g;
-    if (m > 4) AT(d4)[i] += g;
-    if (m > 5) AT(d5)[i] += g;
-    if (m > 6) AT(d6)[i] += g;
-    if (m > 7) AT(d7)[i] += g;
+    if (ADD_RELU)
+        g *= AT(y)[i] > 0.0f ? 1.0f : 0.0f;
+    GRAD_PUT(AT(d0) + i, g, ADD_WRITE & 1);
+    if (ADD_M > 1) GRAD_PUT(AT(d1) + i, g, ADD_WRITE & 2);
+    if (ADD_M > 2) GRAD_PUT(AT(d2) + i, g, ADD_WRITE & 4);
+    if (ADD_M > 3) GRAD_PUT(AT(d3) + i, g, ADD_WRITE & 8);
+    if (ADD_M > 4) GRAD_PUT(AT(d4) + i, g, ADD_WRITE & 16);
+    if (ADD_M > 5) GRAD_PUT(AT(d5) + i, g, ADD_WRITE & 32);
+    if (ADD_M > 6) GRAD_PUT(AT(d6) + i, g, ADD_WRITE & 64);
+    if (ADD_M > 7) GRAD_PUT(AT(d7) + i, g, ADD_WRITE & 128);
 }
 
 /* One concat input x ([batch, c_x, h, w], inner_x = c_x h w floats per
@@ -56,9 +75,9 @@ kernel void concat_forward(uint inner_x, uint inner_y, uint off, CTENSOR(x),
 }
 
 kernel void concat_backward(uint inner_x, uint inner_y, uint off, CTENSOR(dy),
-                            TENSOR(dx))
+                            TENSOR(dx), uint overwrite)
 {
     uint j = get_global_id(0), b = get_global_id(1);
     if (j < inner_x)
-        AT(dx)[b * inner_x + j] += AT(dy)[b * inner_y + off + j];
+        GRAD_PUT(AT(dx) + b * inner_x + j, AT(dy)[b * inner_y + off + j], overwrite);
 }

@@ -65,6 +65,8 @@ clnet_status clnet__graph_forward(clnet__graph *g, int training,
         const clnet__layer_desc *l = &g->desc->layers[i];
         clnet__op_io io = layer_io(g, i, training, step_seed);
         clnet__prof_mark(g->ctx, CLNET__PROF_FORWARD, i);
+        if (g->layers[i].fused)
+            continue;
         clnet_status st = l->op->forward(g->ctx, l->params, &io);
         if (st != CLNET_OK)
             return layer_error(g, i, st, "forward");
@@ -87,6 +89,20 @@ clnet_status clnet__graph_loss(clnet__graph *g, int n, float label_smoothing,
                        g->stats, g->xent_work);
 }
 
+/* The input slot k through which layer j reads layer i, when it reads it
+ * through exactly one slot; -1 otherwise. */
+static int single_slot(const clnet__layer_desc *l, int i)
+{
+    int k = -1;
+    for (int s = 0; s < l->n_in; s++)
+        if (l->from[s] == i) {
+            if (k >= 0)
+                return -1;
+            k = s;
+        }
+    return k;
+}
+
 clnet_status clnet__graph_backward(clnet__graph *g, uint64_t step_seed)
 {
     if (!g->training)
@@ -98,22 +114,36 @@ clnet_status clnet__graph_backward(clnet__graph *g, uint64_t step_seed)
     int L = g->desc->n_layers;
     for (int j = L - 1; j >= 0 && st == CLNET_OK; j--) {
         clnet__prof_mark(g->ctx, CLNET__PROF_BACKWARD, j);
-        /* Gradients accumulate (+=): zero each activation gradient right
-         * before its first writer, the latest layer that reads it (only
-         * the ones backward writes: grad_wanted). */
-        for (int i = 0; i < j; i++)
-            if (g->layers[i].out_grad_first_use == j && g->layers[i].grad_wanted) {
-                clnet__op_io *src = &g->layers[i].io;
-                st = clnet__fill(g->ctx, src->dout, clnet__shape_count(src->out_shape), 0.0f);
-                if (st != CLNET_OK)
-                    return st;
+        /* A fused relu: its input layer's backward does its part, and its
+         * input's own gradient is never used. */
+        if (g->layers[j].fused)
+            continue;
+        const clnet__layer_desc *l = &g->desc->layers[j];
+        /* Gradients accumulate (+=) but start at their first writer, the
+         * latest layer that reads them (only the ones backward writes:
+         * grad_wanted). An op that can write its first contribution
+         * (op.h, din_write) is told to; for any other the gradient is
+         * zeroed right before it. */
+        unsigned din_write = 0;
+        for (int i = 0; i < j; i++) {
+            if (g->layers[i].out_grad_first_use != j || !g->layers[i].grad_wanted)
+                continue;
+            int k = l->op->writes_din ? single_slot(l, i) : -1;
+            if (k >= 0) {
+                din_write |= 1u << k;
+                continue;
             }
+            clnet__op_io *src = &g->layers[i].io;
+            st = clnet__fill(g->ctx, src->dout, clnet__shape_count(src->out_shape), 0.0f);
+            if (st != CLNET_OK)
+                return st;
+        }
         /* Nothing trained depends on this layer (it and everything before
          * it frozen, or no parameters upstream): no backward at all. */
         if (!g->layers[j].grad_wanted)
             continue;
-        const clnet__layer_desc *l = &g->desc->layers[j];
         clnet__op_io io = layer_io(g, j, 1, step_seed);
+        io.din_write = din_write;
         /* Unwanted gradients are {0}, which ops skip (op.h): a frozen
          * layer's parameters, and inputs that feed nothing trained. */
         if (g->layers[j].frozen)

@@ -110,6 +110,20 @@ static void lifetimes(const clnet__model_desc *m, int training, clnet__interval 
         v[IV_WORK].start = t_fwd(i);
         v[IV_WORK].end = training ? t_bwd(L, i) : t_fwd(i);
     }
+    /* A relu fused into layer f (fuse.c): f writes the relu's output in its
+     * forward and reads the relu's output gradient in its backward, and
+     * its own output and gradient are never used. */
+    for (int j = 0; j < L; j++) {
+        int f = clnet__fused_into(m, j);
+        if (f < 0)
+            continue;
+        clnet__interval *vf = &iv[(size_t)f * IV_PER_LAYER];
+        clnet__interval *vj = &iv[(size_t)j * IV_PER_LAYER];
+        vf[IV_OUT].bytes = vf[IV_DOUT].bytes = 0;
+        vj[IV_OUT].start = t_fwd(f);
+        if (training)
+            vj[IV_DOUT].end = t_bwd(L, f);
+    }
 }
 
 static clnet__tensor arena_at(const clnet__graph *g, const clnet__interval *v)
@@ -161,6 +175,16 @@ static void bind_layers(clnet__graph *g, const clnet__interval *iv)
             io->saved[k] = arena_at(g, &v[IV_SAVED0 + k]);
         io->work = arena_at(g, &v[IV_WORK]);
         g->layers[i].out_grad_first_use = last_consumer(m, i);
+    }
+    for (int j = 0; j < L; j++) {
+        int f = clnet__fused_into(m, j);
+        if (f < 0)
+            continue;
+        clnet__op_io *fi = &g->layers[f].io;
+        fi->out = g->layers[j].io.out;
+        fi->dout = g->layers[j].io.dout;
+        fi->relu_after = 1;
+        g->layers[j].fused = 1;
     }
     g->logits = g->layers[L - 1].io.out;
     g->dlogits = g->layers[L - 1].io.dout;

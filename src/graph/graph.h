@@ -36,6 +36,8 @@ typedef struct clnet__graph_layer {
     /* Some trained parameter depends on this layer's output, so backward
      * needs its output gradient (clnet__graph_update_frozen). */
     int grad_wanted;
+    /* A relu run by the layer before it (fuse.c): launches nothing. */
+    int fused;
 } clnet__graph_layer;
 
 typedef struct clnet__graph {
@@ -67,6 +69,11 @@ typedef struct clnet__graph {
     clnet__tensor xent_work;
     clnet__buf *io_buf;              /* input, labels, stats, xent work */
 } clnet__graph;
+
+/* Fusion (fuse.c): the layer a relu j is fused into, or -1; and the other
+ * way, the relu fused into layer i, or -1. */
+int clnet__fused_into(const clnet__model_desc *m, int j);
+int clnet__fused_relu(const clnet__model_desc *m, int i);
 
 /* Binds desc (planned for `batch`) to device memory. Parameters are left
  * uninitialised (clnet__graph_init_params). */

@@ -146,7 +146,8 @@ static clnet_status act_backward(clnet_ctx *ctx, const void *p,
     return CLNET__LAUNCH_N(ctx, k, n, CLNET_ARG_U32(n), CLNET_ARG_F32(a->slope),
                            CLNET_ARG_F32(a->beta), CLNET_ARG_T(io->in[0]),
                            CLNET_ARG_T(io->out),
-                           CLNET_ARG_T(io->dout), CLNET_ARG_T(io->din[0]));
+                           CLNET_ARG_T(io->dout), CLNET_ARG_T(io->din[0]),
+                           CLNET_ARG_U32(io->din_write & 1u));
 }
 
 #define ACT_OP(ident, kind_value, section)                                 \
@@ -167,6 +168,7 @@ static clnet_status act_backward(clnet_ctx *ctx, const void *p,
         .plan = act_plan,                                                  \
         .forward = act_forward,                                            \
         .backward = act_backward,                                          \
+        .writes_din = 1,                                                   \
         .ref_forward = act_ref_forward,                                    \
         .ref_backward = act_ref_backward,                                  \
     };

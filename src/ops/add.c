@@ -1,9 +1,11 @@
 /* add: elementwise sum of 2..8 inputs of one shape (residual joins).
  * Forward and backward are one launch each (cl/tensor.cl): the kernels take
- * eight tensor slots and a count, so dy is read once however many inputs
+ * eight tensor slots (the count a build option), so dy is read once however many inputs
  * want a gradient. */
 #include "ops/all_ops.h"
 #include "ops/nokeys.h"
+
+#include <stdio.h>
 
 /* The kernels in cl/tensor.cl have eight input slots. */
 _Static_assert(CLNET__MAX_IN == 8, "add kernels take 8 tensor slots");
@@ -55,13 +57,19 @@ static void add_ref_backward(const void *p, const clnet__ref_io *io)
 }
 
 /* Launches add_forward (extra = y, after the slots) or add_backward (extra
- * = dy, before them) over n elements with the m tensors t in eight slots;
- * slots past m repeat t[0] and the kernel never touches them. */
+ * = dy, before them; the fused relu's output after them) over n elements
+ * with the m tensors t in eight slots; slots past m repeat t[0] and the
+ * kernel never touches them. m, the written slots and the fused relu are
+ * build options (cl/tensor.cl says why). */
 static clnet_status launch8(clnet_ctx *ctx, int backward, size_t n, int m,
-                            const clnet__tensor *t, clnet__tensor extra)
+                            const clnet__tensor *t, clnet__tensor extra,
+                            unsigned overwrite, const clnet__op_io *io)
 {
+    char opts[64];
+    snprintf(opts, sizeof opts, "-DADD_M=%d -DADD_WRITE=%u -DADD_RELU=%d", m,
+             backward ? overwrite : 0u, io->relu_after != 0);
     clnet__kernel *k = NULL;
-    clnet_status st = clnet__kernel_get(ctx, "tensor", NULL,
+    clnet_status st = clnet__kernel_get(ctx, "tensor", opts,
                                         backward ? "add_backward" : "add_forward", &k);
     if (st != CLNET_OK)
         return st;
@@ -73,12 +81,14 @@ static clnet_status launch8(clnet_ctx *ctx, int backward, size_t n, int m,
         list[nt++] = t[i < m ? i : 0];
     if (!backward)
         list[nt++] = extra;
-    clnet__arg args[2 + 2 * 10] = {CLNET_ARG_U32(n), CLNET_ARG_U32(m)};
+    else /* the relu's output (any valid buffer when none is fused) */
+        list[nt++] = io->relu_after && io->out.buf ? io->out : extra;
+    clnet__arg args[1 + 2 * 10] = {CLNET_ARG_U32(n)};
     for (int i = 0; i < nt; i++) {
-        args[2 + 2 * i] = CLNET_ARG_BUF(list[i].buf);
-        args[3 + 2 * i] = CLNET_ARG_U32(list[i].off);
+        args[1 + 2 * i] = CLNET_ARG_BUF(list[i].buf);
+        args[2 + 2 * i] = CLNET_ARG_U32(list[i].off);
     }
-    return clnet__launch_n(ctx, k, n, 2 + 2 * (size_t)nt, args);
+    return clnet__launch_n(ctx, k, n, 1 + 2 * (size_t)nt, args);
 }
 
 static clnet_status add_forward(clnet_ctx *ctx, const void *p,
@@ -86,7 +96,7 @@ static clnet_status add_forward(clnet_ctx *ctx, const void *p,
 {
     (void)p;
     return launch8(ctx, 0, clnet__shape_count(io->out_shape), io->n_in, io->in,
-                   io->out);
+                   io->out, 0, io);
 }
 
 static clnet_status add_backward(clnet_ctx *ctx, const void *p,
@@ -95,12 +105,16 @@ static clnet_status add_backward(clnet_ctx *ctx, const void *p,
     (void)p;
     clnet__tensor want[CLNET__MAX_IN];
     int m = 0;
+    unsigned overwrite = 0;
     for (int i = 0; i < io->n_in; i++)
-        if (io->din[i].buf)
+        if (io->din[i].buf) {
+            overwrite |= ((io->din_write >> i) & 1u) << m;
             want[m++] = io->din[i];
+        }
     if (m == 0)
         return CLNET_OK;
-    return launch8(ctx, 1, clnet__shape_count(io->out_shape), m, want, io->dout);
+    return launch8(ctx, 1, clnet__shape_count(io->out_shape), m, want, io->dout,
+                   overwrite, io);
 }
 
 const clnet__op clnet__op_add = {
@@ -115,4 +129,6 @@ const clnet__op clnet__op_add = {
     .backward = add_backward,
     .ref_forward = add_ref_forward,
     .ref_backward = add_ref_backward,
+    .writes_din = 1,
+    .fuses_relu = 1,
 };

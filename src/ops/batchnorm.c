@@ -22,7 +22,8 @@ typedef struct bn_params {
 } bn_params;
 
 /* Runtime flags of the kernels (cl/batchnorm.cl). */
-enum { FLAG_EVAL = 1, FLAG_AFFINE = 2, FLAG_DGAMMA = 4, FLAG_DBETA = 8 };
+enum { FLAG_EVAL = 1, FLAG_AFFINE = 2, FLAG_DGAMMA = 4, FLAG_DBETA = 8,
+       FLAG_OVERWRITE = 16, FLAG_RELU = 32 };
 
 /* Largest work-group for the per-channel reductions. The plan's size check
  * counts on it (a walk may step up to this many planes past the end). */
@@ -279,7 +280,7 @@ static clnet_status bn_forward(clnet_ctx *ctx, const void *p,
     clnet__kernel *k = NULL;
     clnet_status st = CLNET_OK;
     clnet__tensor mean = io->state[0], stat = io->state[1];
-    unsigned flags = b->affine ? FLAG_AFFINE : 0;
+    unsigned flags = (b->affine ? FLAG_AFFINE : 0) | (io->relu_after ? FLAG_RELU : 0);
     if (io->training) {
         mean = io->saved[0];
         stat = io->saved[1];
@@ -323,7 +324,9 @@ static clnet_status bn_backward(clnet_ctx *ctx, const void *p,
     bn_geom g = geom_of(io->in_shape[0]);
     clnet__tensor mean = io->training ? io->saved[0] : io->state[0];
     clnet__tensor stat = io->training ? io->saved[1] : io->state[1];
-    unsigned flags = (b->affine ? FLAG_AFFINE : 0) | (io->training ? 0 : FLAG_EVAL);
+    unsigned flags = (b->affine ? FLAG_AFFINE : 0) | (io->training ? 0 : FLAG_EVAL) |
+                     (io->din_write & 1u ? FLAG_OVERWRITE : 0) |
+                     (io->relu_after ? FLAG_RELU : 0);
     if (b->affine && io->dparam[0].buf)
         flags |= FLAG_DGAMMA;
     if (b->affine && io->dparam[1].buf)
@@ -337,6 +340,7 @@ static clnet_status bn_backward(clnet_ctx *ctx, const void *p,
     clnet__tensor any = io->in[0];
     clnet__tensor sums = io->work.buf ? io->work : any;
     clnet__tensor gamma = b->affine ? io->param[0] : any;
+    clnet__tensor relu_out = io->relu_after ? io->out : any; /* its mask */
     clnet__kernel *k = NULL;
     clnet_status st = CLNET_OK;
     if (want_sums) {
@@ -348,7 +352,8 @@ static clnet_status bn_backward(clnet_ctx *ctx, const void *p,
                            CLNET_ARG_U32(g.plane), CLNET_ARG_U32(g.end),
                            CLNET_ARG_U32(flags), CLNET_ARG_F32(b->eps),
                            CLNET_ARG_T(io->in[0]), CLNET_ARG_T(io->dout),
-                           CLNET_ARG_T(mean), CLNET_ARG_T(stat), CLNET_ARG_T(sums),
+                           CLNET_ARG_T(relu_out), CLNET_ARG_T(mean),
+                           CLNET_ARG_T(stat), CLNET_ARG_T(sums),
                            CLNET_ARG_T(flags & FLAG_DGAMMA ? io->dparam[0] : sums),
                            CLNET_ARG_T(flags & FLAG_DBETA ? io->dparam[1] : sums),
                            CLNET_ARG_LOCAL(l * sizeof(float)));
@@ -363,8 +368,9 @@ static clnet_status bn_backward(clnet_ctx *ctx, const void *p,
                          CLNET_ARG_U32(g.channels), CLNET_ARG_U32(flags),
                          CLNET_ARG_F32(b->eps), CLNET_ARG_F32(1.0 / (double)g.m),
                          CLNET_ARG_T(io->in[0]), CLNET_ARG_T(io->dout),
-                         CLNET_ARG_T(mean), CLNET_ARG_T(stat), CLNET_ARG_T(gamma),
-                         CLNET_ARG_T(sums), CLNET_ARG_T(io->din[0]));
+                         CLNET_ARG_T(relu_out), CLNET_ARG_T(mean),
+                         CLNET_ARG_T(stat), CLNET_ARG_T(gamma), CLNET_ARG_T(sums),
+                         CLNET_ARG_T(io->din[0]));
 }
 
 const clnet__op clnet__op_batchnorm = {
@@ -379,4 +385,6 @@ const clnet__op clnet__op_batchnorm = {
     .backward = bn_backward,
     .ref_forward = bn_ref_forward,
     .ref_backward = bn_ref_backward,
+    .writes_din = 1,
+    .fuses_relu = 1,
 };

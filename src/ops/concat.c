@@ -89,9 +89,15 @@ static clnet_status concat_run(clnet_ctx *ctx, const clnet__op_io *io,
         size_t global[2] = {ix, (size_t)io->out_shape.n};
         clnet__tensor x = backward ? io->dout : io->in[i];
         clnet__tensor y = backward ? io->din[i] : io->out;
-        st = CLNET__LAUNCH(ctx, k, 2, global, local, CLNET_ARG_U32(ix),
-                           CLNET_ARG_U32(iy), CLNET_ARG_U32(off), CLNET_ARG_T(x),
-                           CLNET_ARG_T(y));
+        if (backward)
+            st = CLNET__LAUNCH(ctx, k, 2, global, local, CLNET_ARG_U32(ix),
+                               CLNET_ARG_U32(iy), CLNET_ARG_U32(off),
+                               CLNET_ARG_T(x), CLNET_ARG_T(y),
+                               CLNET_ARG_U32((io->din_write >> i) & 1u));
+        else
+            st = CLNET__LAUNCH(ctx, k, 2, global, local, CLNET_ARG_U32(ix),
+                               CLNET_ARG_U32(iy), CLNET_ARG_U32(off),
+                               CLNET_ARG_T(x), CLNET_ARG_T(y));
     }
     return st;
 }
@@ -122,4 +128,5 @@ const clnet__op clnet__op_concat = {
     .backward = concat_backward,
     .ref_forward = concat_ref_forward,
     .ref_backward = concat_ref_backward,
+    .writes_din = 1,
 };

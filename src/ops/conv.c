@@ -223,4 +223,5 @@ const clnet__op clnet__op_conv = {
     .backward = conv_backward,
     .ref_forward = conv_ref_forward,
     .ref_backward = conv_ref_backward,
+    .writes_din = 1,
 };

@@ -257,6 +257,7 @@ static clnet_status backward_chunk(clnet_ctx *ctx, const conv_geom *g,
     arglist l = geom_args(g, nb);
     arg_t(&l, io->work);
     arg_t(&l, clnet__at(io->din[0], (size_t)n0 * in_image(g)));
+    arg_i(&l, (int)(io->din_write & 1u));
     return conv_launch(ctx, "conv_col2im", ROWS_PER_GROUP, (size_t)g->h,
                   (size_t)nb * g->c, 0, &l);
 }
@@ -267,8 +268,9 @@ static clnet_status backward_1x1_data(clnet_ctx *ctx, const conv_geom *g,
 {
     return clnet__sgemm_batched(ctx, 1, 0, (size_t)g->c, g->p, (size_t)g->o,
                                 1.0f, io->param[0], (size_t)g->c, 0, io->dout,
-                                g->p, out_image(g), 1.0f, io->din[0], g->p,
-                                in_image(g), (size_t)g->n);
+                                g->p, out_image(g),
+                                io->din_write & 1u ? 0.0f : 1.0f, io->din[0],
+                                g->p, in_image(g), (size_t)g->n);
 }
 
 static clnet_status backward_direct(clnet_ctx *ctx, const conv_geom *g,
@@ -281,6 +283,7 @@ static clnet_status backward_direct(clnet_ctx *ctx, const conv_geom *g,
         arg_t(&l, io->dout);
         arg_t(&l, io->param[0]);
         arg_t(&l, io->din[0]);
+        arg_i(&l, (int)(io->din_write & 1u));
         st = conv_launch(ctx, "conv_direct_backward_data", ROWS_PER_GROUP,
                     (size_t)g->h, (size_t)g->n * g->c, 0, &l);
     }

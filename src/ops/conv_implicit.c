@@ -206,7 +206,7 @@ static clnet_status backward_chunk(clnet_ctx *ctx, const conv_geom *g,
                            b.plane, taps_of(g, &b), (size_t)g->og * b.plane,
                            0.0f, dxt, b.nq, cg * b.nq, (size_t)g->g);
     if (st == CLNET_OK)
-        st = crop(ctx, &b, g->c, g->h, g->w, nb, 1, dxt, NULL,
+        st = crop(ctx, &b, g->c, g->h, g->w, nb, !(io->din_write & 1u), dxt, NULL,
                   clnet__at(io->din[0], (size_t)n0 * in_image(g)));
     return st;
 }

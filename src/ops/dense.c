@@ -146,10 +146,11 @@ static clnet_status dense_backward(clnet_ctx *ctx, const void *p,
     size_t n = (size_t)io->in_shape[0].n, in = in_features(&io->in_shape[0]);
     size_t outs = (size_t)d->outputs;
     clnet_status st = CLNET_OK;
-    /* dx[n, in] += dy[n, outs] . W[outs, in] */
+    /* dx[n, in] += dy[n, outs] . W[outs, in] (= on the first contribution) */
     if (io->din[0].buf)
         st = clnet__sgemm(ctx, 0, 0, n, in, outs, 1.0f, io->dout, outs,
-                          io->param[0], in, 1.0f, io->din[0], in);
+                          io->param[0], in, io->din_write & 1u ? 0.0f : 1.0f,
+                          io->din[0], in);
     /* dW[outs, in] += dy^T . x[n, in] */
     if (st == CLNET_OK && io->dparam[0].buf)
         st = clnet__sgemm(ctx, 1, 0, outs, in, n, 1.0f, io->dout, outs,
@@ -176,4 +177,5 @@ const clnet__op clnet__op_dense = {
     .backward = dense_backward,
     .ref_forward = dense_ref_forward,
     .ref_backward = dense_ref_backward,
+    .writes_din = 1,
 };

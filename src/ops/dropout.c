@@ -91,11 +91,16 @@ static clnet_status dropout_launch(clnet_ctx *ctx, const dropout_params *d,
     if (st != CLNET_OK)
         return st;
     size_t n = clnet__shape_count(io->in_shape[0]);
-    return CLNET__LAUNCH_N(ctx, k, n, CLNET_ARG_U32(n), CLNET_ARG_F32(d->p),
-                           CLNET_ARG_F32(1.0f / (1.0f - d->p)),
-                           CLNET_ARG_U32((uint32_t)io->seed),
-                           CLNET_ARG_U32((uint32_t)(io->seed >> 32)),
-                           CLNET_ARG_T(src), CLNET_ARG_T(dst));
+    clnet__arg args[] = {CLNET_ARG_U32(n), CLNET_ARG_F32(d->p),
+                         CLNET_ARG_F32(1.0f / (1.0f - d->p)),
+                         CLNET_ARG_U32((uint32_t)io->seed),
+                         CLNET_ARG_U32((uint32_t)(io->seed >> 32)),
+                         CLNET_ARG_BUF(src.buf), CLNET_ARG_U32(src.off),
+                         CLNET_ARG_BUF(dst.buf), CLNET_ARG_U32(dst.off),
+                         CLNET_ARG_U32(io->din_write & 1u)};
+    /* Only dropout_backward takes the last one (op.h, din_write). */
+    size_t na = sizeof args / sizeof args[0] - (strcmp(kernel, "dropout_forward") == 0);
+    return clnet__launch_n(ctx, k, n, na, args);
 }
 
 static clnet_status dropout_forward(clnet_ctx *ctx, const void *p,
@@ -129,4 +134,5 @@ const clnet__op clnet__op_dropout = {
     .backward = dropout_backward,
     .ref_forward = dropout_ref_forward,
     .ref_backward = dropout_ref_backward,
+    .writes_din = 1,
 };

@@ -68,6 +68,8 @@ static clnet_status flatten_backward(clnet_ctx *ctx, const void *p,
     if (st != CLNET_OK)
         return st;
     size_t n = clnet__shape_count(io->out_shape);
+    if (io->din_write & 1u)
+        return clnet__copy(ctx, io->din[0], io->dout, n);
     return CLNET__LAUNCH_N(ctx, k, n, CLNET_ARG_U32(n), CLNET_ARG_F32(1.0f),
                            CLNET_ARG_T(io->dout), CLNET_ARG_F32(1.0f),
                            CLNET_ARG_T(io->din[0]));
@@ -85,4 +87,5 @@ const clnet__op clnet__op_flatten = {
     .backward = flatten_backward,
     .ref_forward = flatten_ref_forward,
     .ref_backward = flatten_ref_backward,
+    .writes_din = 1,
 };

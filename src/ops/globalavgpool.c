@@ -81,7 +81,8 @@ static clnet_status gap_backward(clnet_ctx *ctx, const void *p,
     uint32_t hw = (uint32_t)s.h * (uint32_t)s.w;
     return CLNET__LAUNCH_N(ctx, k, n, CLNET_ARG_U32(n), CLNET_ARG_U32(hw),
                            CLNET_ARG_U64(clnet__pool_fdiv(hw)),
-                           CLNET_ARG_T(io->dout), CLNET_ARG_T(io->din[0]));
+                           CLNET_ARG_T(io->dout), CLNET_ARG_T(io->din[0]),
+                           CLNET_ARG_U32(io->din_write & 1u));
 }
 
 const clnet__op clnet__op_globalavgpool = {
@@ -96,4 +97,5 @@ const clnet__op clnet__op_globalavgpool = {
     .backward = gap_backward,
     .ref_forward = gap_ref_forward,
     .ref_backward = gap_ref_backward,
+    .writes_din = 1,
 };

@@ -13,7 +13,11 @@
  *     by the tests (and nowhere else).
  * Backward ACCUMULATES: din += dL/din and dparam += dL/dparam, so fan-out in
  * the graph needs no special case. A gradient tensor whose buf is NULL (host
- * pointer NULL in the reference) is not wanted (e.g. the network's input). */
+ * pointer NULL in the reference) is not wanted (e.g. the network's input).
+ * An op that sets writes_din also honours io->din_write: where bit k is set,
+ * its backward is the first contribution to din[k] and WRITES it (din[k]
+ * holds garbage and is never read), which saves the executor zeroing the
+ * gradient beforehand and the kernel reading it. */
 #ifndef CLNET_OP_H
 #define CLNET_OP_H
 
@@ -92,6 +96,12 @@ typedef struct clnet__op_io {
     clnet__tensor work;
     int training;       /* 1: batch statistics, dropout active, save for bwd */
     uint64_t seed;      /* per-step seed for random masks */
+    unsigned din_write; /* bit k: backward writes din[k] (see above) */
+    /* A relu that followed this layer is fused into it (an op with
+     * fuses_relu; src/graph/fuse.c): forward writes relu(result) to out,
+     * and backward's dout is the gradient after the relu, masked here by
+     * out > 0 (out being the relu's output). */
+    int relu_after;
 } clnet__op_io;
 
 /* The same for the host reference: plain float arrays. */
@@ -133,6 +143,8 @@ typedef struct clnet__op {
                              const clnet__op_io *io);
     void (*ref_forward)(const void *params, const clnet__ref_io *io);
     void (*ref_backward)(const void *params, const clnet__ref_io *io);
+    int writes_din;            /* backward honours io->din_write */
+    int fuses_relu;            /* forward/backward honour io->relu_after */
 } clnet__op;
 
 /* ---- registry (registry.c) --------------------------------------------- */

@@ -327,6 +327,51 @@ static float *dev_download(clnet_ctx *ctx, clnet__tensor t, size_t n)
     return p;
 }
 
+/* The backward of an op that writes its first contribution (op.h,
+ * din_write): input gradients poisoned with NaN, every din_write bit set;
+ * they must equal the reference's gradients from zero. */
+static int write_mode_check(clnet_ctx *ctx, const clnet__op *op,
+                            const void *params, const clnet__op_case *c,
+                            const clnet__op_plan *plan, tensors *t,
+                            uint64_t seed, dev_tensors *d, clnet__op_io *io,
+                            char *msg, size_t cap)
+{
+    float *keep[CLNET__MAX_IN];
+    int err = 0;
+    for (int i = 0; i < c->n_in; i++) {
+        keep[i] = t->din0[i];
+        t->din0[i] = calloc(t->n_in[i] ? t->n_in[i] : 1, sizeof(float));
+        io->din[i] = dev_upload(ctx, d, NULL, t->n_in[i], NAN, &err);
+    }
+    ref_backward(op, params, c, plan, t, seed);
+    for (int i = 0; i < c->n_in; i++) {
+        free(t->din0[i]);
+        t->din0[i] = keep[i];
+    }
+    if (err) {
+        snprintf(msg, cap, "device buffers: %s", clnet_errmsg(ctx));
+        return 0;
+    }
+    io->din_write = (1u << c->n_in) - 1u;
+    clnet_status st = op->backward(ctx, params, io);
+    if (st == CLNET_OK)
+        st = clnet__finish(ctx);
+    if (st != CLNET_OK) {
+        snprintf(msg, cap, "backward writing din: %s: %s", clnet_status_name(st),
+                 clnet_errmsg(ctx));
+        return 0;
+    }
+    int ok = 1;
+    for (int i = 0; ok && i < c->n_in; i++) {
+        float *g = dev_download(ctx, io->din[i], t->n_in[i]);
+        char what[48];
+        snprintf(what, sizeof what, "input %d gradient (written)", i);
+        ok = g && compare(g, t->din[i], t->n_in[i], what, msg, cap);
+        free(g);
+    }
+    return ok;
+}
+
 static int device_check(clnet_ctx *ctx, const clnet__op *op, const void *params,
                         const clnet__op_case *c, const clnet__op_plan *plan, tensors *t,
                         uint64_t seed, char *msg, size_t cap)
@@ -404,6 +449,8 @@ static int device_check(clnet_ctx *ctx, const clnet__op *op, const void *params,
         ok = g && compare(g, t->dparam[i], t->n_param[i], what, msg, cap);
         free(g);
     }
+    if (ok && op->writes_din)
+        ok = write_mode_check(ctx, op, params, c, plan, t, seed, &d, &io, msg, cap);
 done:
     for (int i = 0; i < d.nbufs; i++)
         clnet__buf_release(ctx, d.bufs[i]);

@@ -255,6 +255,64 @@ static void exact_resume(const char *optimizer)
     rmdir(dir);
 }
 
+/* Three training steps of `model`, saved to path; fusion on or off
+ * (CLNET_FUSE, read when the model binds its graph). The memory plan is
+ * returned: fusion must also save memory. */
+static size_t three_steps(const char *model, int fuse, const char *path)
+{
+    enum { B = 4 };
+    if (fuse)
+        unsetenv("CLNET_FUSE");
+    else
+        setenv("CLNET_FUSE", "0", 1);
+    clnet_model *m = load(model, B, 21);
+    unsetenv("CLNET_FUSE");
+    clnet_model_info info;
+    clnet_model_get_info(m, &info);
+    size_t n = (size_t)B * info.channels * info.height * info.width;
+    float *x = malloc(n * sizeof *x);
+    int32_t y[B];
+    clnet_test_rng r;
+    clnet_test_rng_seed(&r, 12);
+    for (int s = 0; s < 3; s++) {
+        for (size_t i = 0; i < n; i++)
+            x[i] = clnet_test_uniform(&r, -1, 1);
+        for (int i = 0; i < B; i++)
+            y[i] = (i * 3 + s) % info.classes;
+        step(m, x, y, B);
+    }
+    ck_assert_msg(clnet_model_save(m, path, NULL, 0) == CLNET_OK, "%s", clnet_errmsg(ctx));
+    clnet_model_free(m);
+    free(x);
+    return info.memory_planned;
+}
+
+/* The executor fuses batchnorm + relu and add + relu (src/graph/fuse.c);
+ * training must give the same bits as the layers run one by one, in
+ * networks with both patterns (and residual adds feeding two layers). */
+static void fusion_is_exact(const char *model)
+{
+    char dir[] = "/tmp/clnet-fuse-XXXXXX";
+    ck_assert(mkdtemp(dir));
+    char a[256], b[256];
+    snprintf(a, sizeof a, "%s/fused.safetensors", dir);
+    snprintf(b, sizeof b, "%s/unfused.safetensors", dir);
+    size_t fused = three_steps(model, 1, a), unfused = three_steps(model, 0, b);
+    ck_assert_msg(files_equal(a, b), "%s: fused and unfused training differ", model);
+    ck_assert_msg(fused < unfused, "%s: fused plan %zu bytes, unfused %zu", model,
+                  fused, unfused);
+    unlink(a);
+    unlink(b);
+    rmdir(dir);
+}
+
+START_TEST(fused_layers_are_exact)
+{
+    fusion_is_exact("resnet20.cfg");
+    fusion_is_exact("mobilenet-tiny.cfg");
+}
+END_TEST
+
 START_TEST(checkpoint_resume_is_exact)
 {
     exact_resume("sgd");
@@ -356,6 +414,7 @@ int main(void)
     tcase_add_test(tc, bad_calls_return_errors);
     tcase_add_test(tc, partial_batch_tail_is_zeroed);
     tcase_add_test(tc, checkpoint_resume_is_exact);
+    tcase_add_test(tc, fused_layers_are_exact);
     tcase_add_test(tc, checkpoint_of_another_model_is_refused);
     tcase_add_test(tc, resnet20_trains_and_plans_memory);
     tcase_add_test(tc, mobilenet_tiny_trains);

@@ -234,8 +234,9 @@ static void reductions_at_local_size(clnet__shape s, size_t local)
         status = CLNET__LAUNCH(
             ctx, kg, 1, &global, &local, CLNET_ARG_U32(hw), CLNET_ARG_U32(c * hw),
             CLNET_ARG_U32(n), CLNET_ARG_U32(4 | 8), CLNET_ARG_F32(1e-5f),
-            CLNET_ARG_T(tx), CLNET_ARG_T(tdy), CLNET_ARG_T(mean), CLNET_ARG_T(istd),
-            CLNET_ARG_T(sums), CLNET_ARG_T(tdg), CLNET_ARG_T(tdb),
+            CLNET_ARG_T(tx), CLNET_ARG_T(tdy), CLNET_ARG_T(tdy) /* no relu */,
+            CLNET_ARG_T(mean), CLNET_ARG_T(istd), CLNET_ARG_T(sums), CLNET_ARG_T(tdg),
+            CLNET_ARG_T(tdb),
             CLNET_ARG_LOCAL(local * sizeof(float)));
     ck_assert_msg(status == CLNET_OK, "local %zu: %s", local, clnet_errmsg(ctx));
     static const char *const names[] = {"mean", "inverse std", "running_mean",

@@ -71,20 +71,34 @@ static long long out_extent(int in, int pad_a, int pad_b, int k, int dil, int st
     return span < ek ? -1 : (span - ek) / stride + 1;
 }
 
+/* The automatic choice (measured on PoCL, tools/bench/RESULTS.md,
+ * 2026-12-06): grouped convs with few taps per output (depthwise) run
+ * direct; stride 1 runs the implicit GEMM, even with a tiny inner dimension
+ * (a 1- or 3-channel first layer: 5-10x faster than direct), except a 1x1
+ * conv on maps of at least CONV_1X1_MIN_P positions, a GEMM straight on
+ * NCHW with no copies (on smaller maps its per-image GEMMs are too narrow:
+ * 256 channels on 4x4 took 57 ms a step, not 5); strided convs with few
+ * taps run direct, the rest im2col + GEMM. */
+#define CONV_1X1_MIN_P 256
+
 static conv_path choose_path(const conv_params *p, const conv_geom *g)
 {
     int one_by_one = p->kh == 1 && p->kw == 1;
-    if (p->algo == CONV_ALGO_DIRECT ||
-        (p->algo == CONV_ALGO_AUTO &&
-         (g->cg == 1 || (!one_by_one && g->cg * g->kk <= CONV_DIRECT_MAX_TAPS))))
+    int small = !one_by_one && g->cg * g->kk <= CONV_DIRECT_MAX_TAPS;
+    int plain_1x1 = one_by_one && p->sh == 1 && p->sw == 1 && p->pt == 0 &&
+                    p->pb == 0 && p->pl == 0 && p->pr == 0 && p->groups == 1;
+    switch (p->algo) {
+    case CONV_ALGO_DIRECT: return CONV_DIRECT;
+    case CONV_ALGO_IMPLICIT: return CONV_IMPLICIT;
+    case CONV_ALGO_GEMM: return plain_1x1 ? CONV_GEMM_1X1 : CONV_GEMM;
+    default: break;
+    }
+    if (p->groups > 1 && (g->cg == 1 || small))
         return CONV_DIRECT;
-    if (p->algo == CONV_ALGO_IMPLICIT)
-        return CONV_IMPLICIT;
-    if (p->kh == 1 && p->kw == 1 && p->sh == 1 && p->sw == 1 && p->pt == 0 &&
-        p->pb == 0 && p->pl == 0 && p->pr == 0 && p->groups == 1)
-        return CONV_GEMM_1X1;
-    if (p->algo == CONV_ALGO_AUTO && conv_implicit_fits(p))
-        return CONV_IMPLICIT;
+    if (conv_implicit_fits(p))
+        return plain_1x1 && g->p >= CONV_1X1_MIN_P ? CONV_GEMM_1X1 : CONV_IMPLICIT;
+    if (g->cg == 1 || small)
+        return CONV_DIRECT;
     return CONV_GEMM;
 }
 

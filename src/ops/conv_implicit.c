@@ -156,14 +156,18 @@ clnet_status conv_implicit_forward(clnet_ctx *ctx, const conv_geom *g,
 }
 
 /* dW += dyq * taps(xpad)^T for one chunk; dyq is dy on the forward's output
- * grid, at dyq with `ld` floats per channel. */
+ * grid, at dyq with `ld` floats per channel. With the whole batch in one
+ * chunk, xpad is still there from forward (the work buffer lives from a
+ * layer's forward to its backward, and backward writes after xpad). */
 static clnet_status chunk_dw(clnet_ctx *ctx, const conv_geom *g,
                              const clnet__op_io *io, int n0, int nb,
                              clnet__tensor xpad, clnet__tensor dyq, size_t ld)
 {
     conv_layout l = fx_of(g, nb);
-    clnet_status st = pad(ctx, &l, g->c, g->h, g->w, nb,
-                          clnet__at(io->in[0], (size_t)n0 * in_image(g)), xpad);
+    clnet_status st = CLNET_OK;
+    if (g->nb < g->n)
+        st = pad(ctx, &l, g->c, g->h, g->w, nb,
+                 clnet__at(io->in[0], (size_t)n0 * in_image(g)), xpad);
     size_t ck = (size_t)g->cg * g->kk, og = (size_t)g->og;
     if (st == CLNET_OK)
         st = clnet__sgemm_taps(ctx, NULL, 0, 1, og, ck, l.nq, 1.0f, dyq, ld,

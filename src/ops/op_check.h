@@ -35,7 +35,8 @@ typedef struct clnet__op_case {
 } clnet__op_case;
 
 /* Runs the checks for one case with fresh random data from seed (the
- * gradient check only when grad_check). Returns 1 on success; on failure
+ * gradient check, and the check of an op's first-write backward (op.h,
+ * din_write), only when grad_check). Returns 1 on success; on failure
  * writes what failed into msg. */
 int clnet__op_case_check(clnet_ctx *ctx, const clnet__op_case *c, uint64_t seed,
                          int grad_check, char *msg, size_t cap);

@@ -146,10 +146,16 @@ static int measure(clnet_ctx *ctx, const struct clnet__gemm_state *s,
     size_t ra = rows_of(p->ta, p->m, p->k), ca = cols_of(p->ta, p->m, p->k);
     size_t rb = rows_of(p->tb, p->k, p->n), cb = cols_of(p->tb, p->k, p->n);
     size_t na = ra * ca, nb = rb * cb, nc = p->m * p->n;
-    /* Through taps, B keeps the problem's geometry: a scratch buffer of the
-     * same size, the same offset, plane and batch stride. */
-    size_t nb_all = p->taps.kk ? (p->b.buf ? p->b.buf->bytes / sizeof(float) : 0)
-                               : nb * p->batch;
+    /* Through taps, B keeps the problem's geometry (plane, kernel-row and
+     * column steps, batch stride) in a scratch buffer of just its extent. */
+    size_t nb_all = nb * p->batch;
+    if (p->taps.kk > 0 && p->taps.kw > 0 && rb > 0) {
+        size_t kh = (size_t)(p->taps.kk / p->taps.kw);
+        nb_all = (rb - 1) / (size_t)p->taps.kk * p->ldb +
+                 (kh ? kh - 1 : 0) * p->taps.row +
+                 (size_t)(p->taps.kw - 1) * p->taps.col + cb +
+                 (p->batch - 1) * p->stride_b;
+    }
     if ((na + nc) * p->batch + nb_all > TUNE_MAX_FLOATS)
         return -1;
     clnet__buf *bufs[3] = {NULL, NULL, NULL};
@@ -173,7 +179,6 @@ static int measure(clnet_ctx *ctx, const struct clnet__gemm_state *s,
     q.stride_b = nb;
     q.stride_c = nc;
     if (p->taps.kk) {
-        q.b.off = p->b.off;
         q.ldb = p->ldb;
         q.stride_b = p->stride_b;
     }

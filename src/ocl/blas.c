@@ -71,6 +71,20 @@ static clnet_status exec(clnet_ctx *ctx, size_t v, const clnet__gemm_problem *p)
     clnet_status st = clnet__gemm_run(ctx, v, p);
     if (v == 0 || (st != CLNET_EBUILD && st != CLNET_EUNSUPPORTED))
         return st;
+    if (p->taps.kk) {
+        /* CLBlast cannot read B through taps: the next of clnet's kernels
+         * that can (the dispatcher's pick with this one disabled), else
+         * this failure, its build log in the message. */
+        clnet__gemm_disable(ctx, v);
+        size_t next = clnet__gemm_pick(ctx, p);
+        if (next == v || !clnet__gemm_applies(ctx, next, p))
+            return st;
+        clnet__log(ctx, CLNET_LOG_WARN, "GEMM kernel %s cannot run here; using "
+                   "%s: %s", clnet__gemm_variants[v].name,
+                   clnet__gemm_variants[next].name, clnet_errmsg(ctx));
+        clnet__clear_error(ctx);
+        return exec(ctx, next, p);
+    }
     clnet__log(ctx, CLNET_LOG_WARN, "GEMM kernel %s cannot run here; using "
                "CLBlast: %s", clnet__gemm_variants[v].name, clnet_errmsg(ctx));
     clnet__clear_error(ctx);

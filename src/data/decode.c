@@ -225,6 +225,31 @@ static int jpeg_bad_huffman(const unsigned char *p, size_t len)
     return 0;
 }
 
+/* Debian 12's stb_image (2.27) adds the offset to its IDAT buffer before it
+ * has one when the first IDAT chunk is empty (a null pointer plus zero:
+ * undefined behaviour; found by tests/fuzz/fuzz_image under UBSan). No
+ * encoder writes an empty first IDAT; such a file is refused. The walk
+ * stops at the first IDAT, IEND, or a chunk running past the end. */
+static int png_empty_first_idat(const unsigned char *p, size_t len)
+{
+    static const unsigned char sig[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+    if (len < 8 || memcmp(p, sig, sizeof sig) != 0)
+        return 0;
+    for (size_t i = 8; len - i >= 8;) {
+        size_t clen = (size_t)p[i] << 24 | (size_t)p[i + 1] << 16 |
+                      (size_t)p[i + 2] << 8 | p[i + 3];
+        if (memcmp(p + i + 4, "IDAT", 4) == 0)
+            return clen == 0;
+        if (memcmp(p + i + 4, "IEND", 4) == 0 || clen > len - i - 8)
+            return 0;
+        i += 8 + clen;
+        if (len - i < 4)
+            return 0;
+        i += 4; /* the CRC */
+    }
+    return 0;
+}
+
 /* Binary PGM/PPM (P5/P6) are decoded here; stb_image only reads their
  * header (stbi_info). Debian 12's stb_image (2.27) gets their pixels wrong:
  * it reads 16-bit samples in host byte order (the format is big-endian),
@@ -327,6 +352,10 @@ static clnet_status refuse_unsafe(const unsigned char *p, size_t len, char *why,
 {
     if (jpeg_bad_huffman(p, len)) {
         snprintf(why, whylen, "corrupt JPEG (a Huffman table of more than 256 codes)");
+        return CLNET_EFORMAT;
+    }
+    if (png_empty_first_idat(p, len)) {
+        snprintf(why, whylen, "corrupt PNG (an empty first IDAT chunk)");
         return CLNET_EFORMAT;
     }
     pnm_header hd;

@@ -63,10 +63,10 @@ clnet_status clnet__graph_forward(clnet__graph *g, int training,
                            "training forward on an inference-only graph");
     for (int i = 0; i < g->desc->n_layers; i++) {
         const clnet__layer_desc *l = &g->desc->layers[i];
-        clnet__op_io io = layer_io(g, i, training, step_seed);
         clnet__prof_mark(g->ctx, CLNET__PROF_FORWARD, i);
-        if (g->layers[i].fused)
+        if (g->layers[i].fused) /* its input layer applies it */
             continue;
+        clnet__op_io io = layer_io(g, i, training, step_seed);
         clnet_status st = l->op->forward(g->ctx, l->params, &io);
         if (st != CLNET_OK)
             return layer_error(g, i, st, "forward");

@@ -34,12 +34,3 @@ int clnet__fused_into(const clnet__model_desc *m, int j)
                 return -1; /* someone else reads the un-relu'd output */
     return i;
 }
-
-int clnet__fused_relu(const clnet__model_desc *m, int i)
-{
-    /* The relu can only be a consumer of i, so a later layer. */
-    for (int j = i + 1; j < m->n_layers; j++)
-        if (m->layers[j].n_in == 1 && m->layers[j].from[0] == i)
-            return clnet__fused_into(m, j) == i ? j : -1;
-    return -1;
-}

@@ -70,10 +70,8 @@ typedef struct clnet__graph {
     clnet__buf *io_buf;              /* input, labels, stats, xent work */
 } clnet__graph;
 
-/* Fusion (fuse.c): the layer a relu j is fused into, or -1; and the other
- * way, the relu fused into layer i, or -1. */
+/* Fusion (fuse.c): the layer a relu j is fused into, or -1. */
 int clnet__fused_into(const clnet__model_desc *m, int j);
-int clnet__fused_relu(const clnet__model_desc *m, int i);
 
 /* Binds desc (planned for `batch`) to device memory. Parameters are left
  * uninitialised (clnet__graph_init_params). */

@@ -71,25 +71,19 @@ static clnet_status exec(clnet_ctx *ctx, size_t v, const clnet__gemm_problem *p)
     clnet_status st = clnet__gemm_run(ctx, v, p);
     if (v == 0 || (st != CLNET_EBUILD && st != CLNET_EUNSUPPORTED))
         return st;
-    if (p->taps.kk) {
-        /* CLBlast cannot read B through taps: the next of clnet's kernels
-         * that can (the dispatcher's pick with this one disabled), else
-         * this failure, its build log in the message. */
-        clnet__gemm_disable(ctx, v);
-        size_t next = clnet__gemm_pick(ctx, p);
-        if (next == v || !clnet__gemm_applies(ctx, next, p))
-            return st;
-        clnet__log(ctx, CLNET_LOG_WARN, "GEMM kernel %s cannot run here; using "
-                   "%s: %s", clnet__gemm_variants[v].name,
-                   clnet__gemm_variants[next].name, clnet_errmsg(ctx));
-        clnet__clear_error(ctx);
-        return exec(ctx, next, p);
-    }
-    clnet__log(ctx, CLNET_LOG_WARN, "GEMM kernel %s cannot run here; using "
-               "CLBlast: %s", clnet__gemm_variants[v].name, clnet_errmsg(ctx));
-    clnet__clear_error(ctx);
+    /* The dispatcher's pick with this kernel disabled: CLBlast in the end
+     * for an ordinary problem; for one through taps (which CLBlast cannot
+     * read) another of clnet's kernels, and when none is left this
+     * failure, its build log in the message. Each round disables one. */
     clnet__gemm_disable(ctx, v);
-    return clnet__gemm_clblast(ctx, p);
+    size_t next = clnet__gemm_pick(ctx, p);
+    if (next == v || !clnet__gemm_applies(ctx, next, p))
+        return st;
+    clnet__log(ctx, CLNET_LOG_WARN, "GEMM kernel %s cannot run here; using %s: %s",
+               clnet__gemm_variants[v].name, clnet__gemm_variants[next].name,
+               clnet_errmsg(ctx));
+    clnet__clear_error(ctx);
+    return exec(ctx, next, p);
 }
 
 /* 1 when every element the problem touches in t lies inside its buffer:
@@ -113,30 +107,14 @@ static int inside(clnet__tensor t, size_t rows, size_t cols, size_t ld,
     return batch <= 1 || stride == 0 || (batch - 1) <= room / stride;
 }
 
-/* The floats B's matrix z spans from its start, through taps: the last
- * channel plane's farthest kernel tap plus a row's length. */
-static int taps_inside(const clnet__gemm_problem *p, size_t rows, size_t cols)
+/* 1 when all of B, read through taps, lies inside its buffer. */
+static int taps_inside(const clnet__gemm_problem *p)
 {
-    const clnet__gemm_taps *t = &p->taps;
-    if (t->kw <= 0 || t->kk < t->kw || t->kk % t->kw || !p->b.buf)
+    size_t span, floats = p->b.buf ? p->b.buf->bytes / sizeof(float) : 0;
+    if (!clnet__gemm_taps_extent(p, &span) || p->b.off > floats ||
+        span > floats - p->b.off)
         return 0;
-    size_t kh = (size_t)(t->kk / t->kw), planes = (rows - 1) / (size_t)t->kk;
-    if (rows % (size_t)t->kk)
-        return 0; /* rows are whole (channel, kh, kw) sets */
-    size_t floats = p->b.buf->bytes / sizeof(float);
-    if (p->b.off > floats)
-        return 0;
-    size_t room = floats - p->b.off;
-    /* Every term is checked against the room before it is added. */
-    size_t terms[4] = {cols, (kh - 1), (size_t)(t->kw - 1), planes};
-    size_t unit[4] = {1, t->row, t->col, p->ldb};
-    size_t used = 0;
-    for (int i = 0; i < 4; i++) {
-        if (unit[i] && terms[i] > (room - used) / unit[i])
-            return 0;
-        used += terms[i] * unit[i];
-    }
-    room -= used;
+    size_t room = floats - p->b.off - span;
     return p->batch <= 1 || p->stride_b == 0 || (p->batch - 1) <= room / p->stride_b;
 }
 
@@ -144,7 +122,7 @@ static clnet_status check(clnet_ctx *ctx, const clnet__gemm_problem *p)
 {
     size_t ra = p->ta ? p->k : p->m, ca = p->ta ? p->m : p->k;
     size_t rb = p->tb ? p->n : p->k, cb = p->tb ? p->k : p->n;
-    if (p->taps.kk && p->k && !taps_inside(p, rb, cb))
+    if (p->taps.kk && p->k && !taps_inside(p))
         return clnet__fail(ctx, CLNET_EINVAL, "sgemm: B through taps (%zu rows "
                            "of %zu, %d taps of %d, plane %zu, row %zu, col %zu) "
                            "does not fit its buffer", rb, cb, p->taps.kk,
@@ -208,21 +186,17 @@ clnet_status clnet__sgemm_batched(clnet_ctx *ctx, int trans_a, int trans_b,
                batch);
 }
 
-clnet_status clnet__sgemm_taps(clnet_ctx *ctx, const char *variant, int trans_a,
-                               int trans_b, size_t m, size_t n, size_t k,
+clnet_status clnet__sgemm_taps(clnet_ctx *ctx, int trans_a, int trans_b,
+                               size_t m, size_t n, size_t k,
                                float alpha, clnet__tensor a, size_t lda,
                                size_t stride_a, clnet__tensor b, size_t ldb,
                                clnet__gemm_taps taps, size_t stride_b,
                                float beta, clnet__tensor c, size_t ldc,
                                size_t stride_c, size_t batch)
 {
-    int v = -1;
-    if (variant && (v = clnet__gemm_find(variant)) < 0)
-        return clnet__fail(ctx, CLNET_ENOTFOUND, "no GEMM variant named %s",
-                           variant);
     if (taps.kk <= 0)
         return clnet__fail(ctx, CLNET_EINVAL, "sgemm_taps: %d taps", taps.kk);
-    return run(ctx, v, trans_a, trans_b, m, n, k, alpha, a, lda, stride_a, b,
+    return run(ctx, -1, trans_a, trans_b, m, n, k, alpha, a, lda, stride_a, b,
                ldb, taps, stride_b, beta, c, ldc, stride_c, batch);
 }
 

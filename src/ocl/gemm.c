@@ -4,6 +4,7 @@
 #include "ocl/gemm.h"
 
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -56,6 +57,26 @@ static panel_map panel_of(const clnet__gemm_problem *p)
                            p->lda, p->ldb, p->stride_a, p->stride_b};
     return (panel_map){0, 1, p->n, p->m, p->b, p->a,
                        p->ldb, p->lda, p->stride_b, p->stride_a};
+}
+
+int clnet__gemm_taps_extent(const clnet__gemm_problem *p, size_t *floats)
+{
+    const clnet__gemm_taps *t = &p->taps;
+    size_t rows = p->tb ? p->n : p->k, cols = p->tb ? p->k : p->n;
+    if (t->kw <= 0 || t->kk < t->kw || t->kk % t->kw || rows == 0 ||
+        rows % (size_t)t->kk)
+        return 0;
+    size_t terms[4] = {cols, (size_t)(t->kk / t->kw) - 1, (size_t)(t->kw - 1),
+                       (rows - 1) / (size_t)t->kk};
+    size_t unit[4] = {1, t->row, t->col, p->ldb};
+    size_t used = 0;
+    for (int i = 0; i < 4; i++) { /* checked before each addition */
+        if (unit[i] && terms[i] > (SIZE_MAX - used) / unit[i])
+            return 0;
+        used += terms[i] * unit[i];
+    }
+    *floats = used;
+    return 1;
 }
 
 /* Kernels take int sizes and uint offsets, leading dimensions and strides;

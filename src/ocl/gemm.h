@@ -41,6 +41,12 @@ typedef struct clnet__gemm_variant {
     int p[5];
 } clnet__gemm_variant;
 
+/* Through taps (p->taps.kk > 0): the floats one of B's `batch` matrices
+ * spans from its start, the last channel plane's farthest kernel tap plus
+ * a row's length, into *floats. 0 when the taps are malformed (rows not
+ * whole (channel, kh, kw) sets) or the extent overflows. */
+int clnet__gemm_taps_extent(const clnet__gemm_problem *p, size_t *floats);
+
 /* The variant table (gemm.c); index 0 is CLBlast. */
 extern const clnet__gemm_variant clnet__gemm_variants[];
 extern const size_t clnet__gemm_variant_count;

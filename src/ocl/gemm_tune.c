@@ -149,12 +149,10 @@ static int measure(clnet_ctx *ctx, const struct clnet__gemm_state *s,
     /* Through taps, B keeps the problem's geometry (plane, kernel-row and
      * column steps, batch stride) in a scratch buffer of just its extent. */
     size_t nb_all = nb * p->batch;
-    if (p->taps.kk > 0 && p->taps.kw > 0 && rb > 0) {
-        size_t kh = (size_t)(p->taps.kk / p->taps.kw);
-        nb_all = (rb - 1) / (size_t)p->taps.kk * p->ldb +
-                 (kh ? kh - 1 : 0) * p->taps.row +
-                 (size_t)(p->taps.kw - 1) * p->taps.col + cb +
-                 (p->batch - 1) * p->stride_b;
+    if (p->taps.kk) {
+        if (!clnet__gemm_taps_extent(p, &nb_all))
+            return -1;
+        nb_all += (p->batch - 1) * p->stride_b;
     }
     if ((na + nc) * p->batch + nb_all > TUNE_MAX_FLOATS)
         return -1;

@@ -268,11 +268,10 @@ typedef struct clnet__gemm_taps {
 } clnet__gemm_taps;
 
 /* clnet__sgemm_batched with B addressed through taps (kk > 0), by clnet's
- * own kernels only (CLBlast has no such operand): `variant` NULL lets the
- * dispatcher pick, else that variant runs (tests). CLNET_EUNSUPPORTED when
- * no kernel can run it here. */
-clnet_status clnet__sgemm_taps(clnet_ctx *ctx, const char *variant, int trans_a,
-                               int trans_b, size_t m, size_t n, size_t k,
+ * own kernels only (CLBlast has no such operand; CLNET_GEMM forces one as
+ * for any GEMM). CLNET_EUNSUPPORTED when no kernel can run it here. */
+clnet_status clnet__sgemm_taps(clnet_ctx *ctx, int trans_a, int trans_b,
+                               size_t m, size_t n, size_t k,
                                float alpha, clnet__tensor a, size_t lda,
                                size_t stride_a, clnet__tensor b, size_t ldb,
                                clnet__gemm_taps taps, size_t stride_b,

@@ -58,6 +58,15 @@ static clnet_status gelu_layer(onnx__importer *im, onnx__lref x)
     return onnx__set_out_layer(im, 0, y);
 }
 
+/* The node as a per-channel affine layer (import_affine.c) where it is
+ * one; otherwise the error `why`, naming what the op is supported as. */
+static clnet_status affine_or_fail(onnx__importer *im, char op, const char *why)
+{
+    int handled;
+    TRY(onnx__map_affine(im, op, &handled));
+    return handled ? OK : onnx__node_fail(im, 0, "%s", why);
+}
+
 clnet_status onnx__map_mul(onnx__importer *im)
 {
     onnx__value *a = in_value(im, 0), *b = in_value(im, 1);
@@ -94,13 +103,9 @@ clnet_status onnx__map_mul(onnx__importer *im)
     if ((a->kind == V_HALF && b->kind == V_GELU_ADD && a->x.layer == b->x.layer) ||
         (b->kind == V_HALF && a->kind == V_GELU_ADD && a->x.layer == b->x.layer))
         return gelu_layer(im, a->x);
-    int handled;
-    TRY(onnx__map_affine(im, '*', &handled));
-    if (handled)
-        return OK;
-    return onnx__node_fail(im, 0, "Mul is supported only by a constant of one value "
-                           "or one per channel, and in x*Sigmoid(x), "
-                           "x*HardSigmoid(x) and GELU's x*0.5*(1+Erf(x/sqrt(2)))");
+    return affine_or_fail(im, '*', "Mul is supported only by a constant of one value "
+                          "or one per channel, and in x*Sigmoid(x), "
+                          "x*HardSigmoid(x) and GELU's x*0.5*(1+Erf(x/sqrt(2)))");
 }
 
 clnet_status onnx__map_div(onnx__importer *im)
@@ -108,22 +113,14 @@ clnet_status onnx__map_div(onnx__importer *im)
     onnx__value *a = in_value(im, 0), *b = in_value(im, 1);
     if (a && b && a->kind == V_LAYER && b->kind == V_CONST && onnx__near(onnx__scalar(&b->c), sqrt(2.0)))
         return set_pattern(im, V_GELU_DIV, a->x);
-    int handled;
-    TRY(onnx__map_affine(im, '/', &handled));
-    if (handled)
-        return OK;
-    return onnx__node_fail(im, 0, "Div is supported only by a constant of one value "
-                           "or one per channel, and in GELU's x/sqrt(2)");
+    return affine_or_fail(im, '/', "Div is supported only by a constant of one value "
+                          "or one per channel, and in GELU's x/sqrt(2)");
 }
 
 clnet_status onnx__map_sub(onnx__importer *im)
 {
-    int handled;
-    TRY(onnx__map_affine(im, '-', &handled));
-    if (handled)
-        return OK;
-    return onnx__node_fail(im, 0, "Sub is supported only as x minus a constant of "
-                           "one value or one per channel");
+    return affine_or_fail(im, '-', "Sub is supported only as x minus a constant of "
+                          "one value or one per channel");
 }
 
 clnet_status onnx__map_erf(onnx__importer *im)
@@ -160,12 +157,8 @@ clnet_status onnx__map_add(onnx__importer *im)
             TRY(onnx__add_weight(im, a->x.layer, "bias", 1, &n, c->f));
             return onnx__set_out_layer(im, 0, a->x);
         }
-        int handled;
-        TRY(onnx__map_affine(im, '+', &handled));
-        if (handled)
-            return OK;
-        return onnx__node_fail(im, 0, "Add of a constant is supported only as "
-                               "MatMul's bias, or of one value or one per channel");
+        return affine_or_fail(im, '+', "Add of a constant is supported only as "
+                              "MatMul's bias, or of one value or one per channel");
     }
     onnx__lref in[2];
     TRY(onnx__in_layer(im, 0, &in[0]));

@@ -89,15 +89,14 @@ static clnet_status concat_run(clnet_ctx *ctx, const clnet__op_io *io,
         size_t global[2] = {ix, (size_t)io->out_shape.n};
         clnet__tensor x = backward ? io->dout : io->in[i];
         clnet__tensor y = backward ? io->din[i] : io->out;
-        if (backward)
-            st = CLNET__LAUNCH(ctx, k, 2, global, local, CLNET_ARG_U32(ix),
-                               CLNET_ARG_U32(iy), CLNET_ARG_U32(off),
-                               CLNET_ARG_T(x), CLNET_ARG_T(y),
-                               CLNET_ARG_U32((io->din_write >> i) & 1u));
-        else
-            st = CLNET__LAUNCH(ctx, k, 2, global, local, CLNET_ARG_U32(ix),
-                               CLNET_ARG_U32(iy), CLNET_ARG_U32(off),
-                               CLNET_ARG_T(x), CLNET_ARG_T(y));
+        clnet__arg args[] = {CLNET_ARG_U32(ix), CLNET_ARG_U32(iy),
+                             CLNET_ARG_U32(off), CLNET_ARG_BUF(x.buf),
+                             CLNET_ARG_U32(x.off), CLNET_ARG_BUF(y.buf),
+                             CLNET_ARG_U32(y.off),
+                             CLNET_ARG_U32((io->din_write >> i) & 1u)};
+        /* Only concat_backward takes the last one (op.h, din_write). */
+        st = clnet__launch(ctx, k, 2, global, local,
+                           sizeof args / sizeof args[0] - !backward, args);
     }
     return st;
 }

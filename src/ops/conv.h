@@ -112,6 +112,17 @@ clnet_status conv_implicit_backward(clnet_ctx *ctx, const conv_geom *g,
                                     const clnet__op_io *io, int want_dw,
                                     int want_dx);
 
+/* Floats of one input and one output image (NCHW). */
+static inline size_t in_image(const conv_geom *g)
+{
+    return (size_t)g->c * g->h * g->w;
+}
+
+static inline size_t out_image(const conv_geom *g)
+{
+    return (size_t)g->o * g->p;
+}
+
 /* Checks params against the input shape and fills g; CLNET_ESHAPE or
  * CLNET_EINVAL with a message naming shapes and values. */
 clnet_status conv_geom_make(const conv_params *p, clnet__shape in,

@@ -71,16 +71,6 @@ static clnet__tensor partial_of(const conv_geom *g, const clnet__op_io *io)
     return clnet__at(io->work, g->cols_count + g->tmp_count + g->dwpart_count);
 }
 
-static size_t in_image(const conv_geom *g)
-{
-    return (size_t)g->c * g->h * g->w;
-}
-
-static size_t out_image(const conv_geom *g)
-{
-    return (size_t)g->o * g->p;
-}
-
 static clnet_status im2col(clnet_ctx *ctx, const conv_geom *g,
                            const clnet__op_io *io, int n0, int nb)
 {

@@ -119,16 +119,6 @@ static clnet__gemm_taps taps_of(const conv_geom *g, const conv_layout *l)
                               (size_t)g->dw};
 }
 
-static size_t in_image(const conv_geom *g)
-{
-    return (size_t)g->c * g->h * g->w;
-}
-
-static size_t out_image(const conv_geom *g)
-{
-    return (size_t)g->o * g->p;
-}
-
 clnet_status conv_implicit_forward(clnet_ctx *ctx, const conv_geom *g,
                                    const clnet__op_io *io)
 {
@@ -143,10 +133,10 @@ clnet_status conv_implicit_forward(clnet_ctx *ctx, const conv_geom *g,
         st = pad(ctx, &l, g->c, g->h, g->w, nb,
                  clnet__at(io->in[0], (size_t)n0 * in_image(g)), xpad);
         if (st == CLNET_OK)
-            st = clnet__sgemm_taps(ctx, NULL, 0, 0, og, l.nq, ck, 1.0f,
-                                   io->param[0], ck, og * ck, xpad, l.plane,
-                                   taps_of(g, &l), (size_t)g->cg * l.plane,
-                                   0.0f, tmp, l.nq, og * l.nq, (size_t)g->g);
+            st = clnet__sgemm_taps(ctx, 0, 0, og, l.nq, ck, 1.0f, io->param[0],
+                                   ck, og * ck, xpad, l.plane, taps_of(g, &l),
+                                   (size_t)g->cg * l.plane, 0.0f, tmp, l.nq,
+                                   og * l.nq, (size_t)g->g);
         if (st == CLNET_OK)
             st = crop(ctx, &l, g->o, g->oh, g->ow, nb, 0, tmp,
                       g->bias ? &io->param[1] : NULL,
@@ -170,7 +160,7 @@ static clnet_status chunk_dw(clnet_ctx *ctx, const conv_geom *g,
                  clnet__at(io->in[0], (size_t)n0 * in_image(g)), xpad);
     size_t ck = (size_t)g->cg * g->kk, og = (size_t)g->og;
     if (st == CLNET_OK)
-        st = clnet__sgemm_taps(ctx, NULL, 0, 1, og, ck, l.nq, 1.0f, dyq, ld,
+        st = clnet__sgemm_taps(ctx, 0, 1, og, ck, l.nq, 1.0f, dyq, ld,
                                og * ld, xpad, l.plane, taps_of(g, &l),
                                (size_t)g->cg * l.plane, 1.0f, io->dparam[0], ck,
                                og * ck, (size_t)g->g);
@@ -205,7 +195,7 @@ static clnet_status backward_chunk(clnet_ctx *ctx, const conv_geom *g,
         return st;
     size_t cg = (size_t)g->cg, ok = (size_t)g->og * g->kk;
     clnet__tensor dxt = clnet__at(io->work, r->dxt);
-    st = clnet__sgemm_taps(ctx, NULL, 0, 0, cg, b.nq, ok, 1.0f,
+    st = clnet__sgemm_taps(ctx, 0, 0, cg, b.nq, ok, 1.0f,
                            clnet__at(io->work, r->wflip), ok, cg * ok, dypad,
                            b.plane, taps_of(g, &b), (size_t)g->og * b.plane,
                            0.0f, dxt, b.nq, cg * b.nq, (size_t)g->g);

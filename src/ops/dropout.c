@@ -83,11 +83,13 @@ static void dropout_ref_backward(const void *p, const clnet__ref_io *io)
 
 /* One launch of dropout_forward or dropout_backward over n elements. */
 static clnet_status dropout_launch(clnet_ctx *ctx, const dropout_params *d,
-                                   const char *kernel, const clnet__op_io *io,
+                                   int backward, const clnet__op_io *io,
                                    clnet__tensor src, clnet__tensor dst)
 {
     clnet__kernel *k = NULL;
-    clnet_status st = clnet__kernel_get(ctx, "dropout", NULL, kernel, &k);
+    clnet_status st = clnet__kernel_get(ctx, "dropout", NULL,
+                                        backward ? "dropout_backward"
+                                                 : "dropout_forward", &k);
     if (st != CLNET_OK)
         return st;
     size_t n = clnet__shape_count(io->in_shape[0]);
@@ -99,7 +101,7 @@ static clnet_status dropout_launch(clnet_ctx *ctx, const dropout_params *d,
                          CLNET_ARG_BUF(dst.buf), CLNET_ARG_U32(dst.off),
                          CLNET_ARG_U32(io->din_write & 1u)};
     /* Only dropout_backward takes the last one (op.h, din_write). */
-    size_t na = sizeof args / sizeof args[0] - (strcmp(kernel, "dropout_forward") == 0);
+    size_t na = sizeof args / sizeof args[0] - !backward;
     return clnet__launch_n(ctx, k, n, na, args);
 }
 
@@ -108,7 +110,7 @@ static clnet_status dropout_forward(clnet_ctx *ctx, const void *p,
 {
     if (!io->training)
         return clnet__copy(ctx, io->out, io->in[0], clnet__shape_count(io->in_shape[0]));
-    return dropout_launch(ctx, p, "dropout_forward", io, io->in[0], io->out);
+    return dropout_launch(ctx, p, 0, io, io->in[0], io->out);
 }
 
 static clnet_status dropout_backward(clnet_ctx *ctx, const void *p,
@@ -118,8 +120,8 @@ static clnet_status dropout_backward(clnet_ctx *ctx, const void *p,
         return CLNET_OK;
     /* In eval the op is the identity: a p = 0 launch adds dout unchanged. */
     dropout_params eval = {.p = 0.0f};
-    return dropout_launch(ctx, io->training ? p : &eval, "dropout_backward", io,
-                          io->dout, io->din[0]);
+    return dropout_launch(ctx, io->training ? p : &eval, 1, io, io->dout,
+                          io->din[0]);
 }
 
 const clnet__op clnet__op_dropout = {

@@ -33,6 +33,8 @@ typedef struct clnet_test_rng { uint64_t s; } clnet_test_rng;
 void clnet_test_rng_seed(clnet_test_rng *r, uint64_t seed);
 float clnet_test_uniform(clnet_test_rng *r, float lo, float hi);
 /* Uniform in [lo,hi] but never within 0.05 of zero. */
+/* 1 when both files exist and hold the same bytes. */
+int clnet_test_files_equal(const char *a, const char *b);
 float clnet_test_nonzero(clnet_test_rng *r, float lo, float hi);
 
 #endif

@@ -28,6 +28,8 @@ typedef struct bench_opts {
     const char *model, *device;
     int batch, steps, warmup, top, sync, wall_only;
     const char *freeze;   /* comma-separated layer-name prefixes */
+    int recompute;        /* --recompute: 1 */
+    clnet_precision precision;
     int freeze_backbone;
 } bench_opts;
 
@@ -36,7 +38,8 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: clnet-bench MODEL.cfg [--batch N] [--steps N] [--warmup N]\n"
             "                   [--device X] [--sync] [--top N] [--wall-only]\n"
-            "                   [--freeze P1,P2,...] [--freeze-backbone] [-v|-q]\n"
+            "                   [--freeze P1,P2,...] [--freeze-backbone]\n"
+            "                   [--recompute] [--precision P] [-v|-q]\n"
             "\n"
             "Profiles training steps of MODEL.cfg on synthetic data: per layer\n"
             "forward/backward time, GFLOP/s, bytes moved, share of the step and\n"
@@ -55,6 +58,8 @@ static void usage(FILE *f)
             "               prefixes (fine-tuning: clnet_model_set_frozen)\n"
             "  --freeze-backbone  freeze every layer before the last one with\n"
             "               parameters (clnet_model_set_backbone_frozen)\n"
+            "  --recompute  activation recomputation (clnet-train --recompute)\n"
+            "  --precision P  fp32 | fp16-storage | fp16 (clnet-train --precision)\n"
             "  -v, -q       more or less logging\n");
 }
 
@@ -66,6 +71,7 @@ static int parse(int argc, char **argv, bench_opts *o, cli_verbosity *verb)
         {"sync", no_argument, 0, 'S'},         {"top", required_argument, 0, 't'},
         {"wall-only", no_argument, 0, 'W'},    {"help", no_argument, 0, 'h'},
         {"freeze", required_argument, 0, 'F'}, {"freeze-backbone", no_argument, 0, 'B'},
+        {"recompute", no_argument, 0, 'R'},    {"precision", required_argument, 0, 'P'},
         {0, 0, 0, 0}};
     *o = (bench_opts){.steps = 20, .warmup = 5, .top = 15};
     int c;
@@ -80,6 +86,20 @@ static int parse(int argc, char **argv, bench_opts *o, cli_verbosity *verb)
         case 't': o->top = atoi(optarg); break;
         case 'F': o->freeze = optarg; break;
         case 'B': o->freeze_backbone = 1; break;
+        case 'R': o->recompute = 1; break;
+        case 'P':
+            if (strcmp(optarg, "fp32") == 0)
+                o->precision = CLNET_PRECISION_FP32;
+            else if (strcmp(optarg, "fp16-storage") == 0)
+                o->precision = CLNET_PRECISION_FP16_STORAGE;
+            else if (strcmp(optarg, "fp16") == 0)
+                o->precision = CLNET_PRECISION_FP16;
+            else {
+                fprintf(stderr, "clnet-bench: --precision %s: fp32, fp16-storage or fp16\n",
+                        optarg);
+                return 2;
+            }
+            break;
         case 'v': verb->level++; break;
         case 'q': verb->level = 0; break;
         case 'h': usage(stdout); return 1;
@@ -215,6 +235,8 @@ static int run(const bench_opts *o, clnet_ctx *ctx)
     clnet_model_settings ms;
     clnet_model_default_settings(&ms);
     ms.batch = o->batch;
+    ms.recompute = o->recompute ? 1 : 0;
+    ms.precision = o->precision;
     clnet_model *m = NULL;
     clnet_status st = clnet_model_load(ctx, o->model, &ms, &m);
     if (st != CLNET_OK)
@@ -263,6 +285,9 @@ static int run(const bench_opts *o, clnet_ctx *ctx)
     printf("# clnet-bench %s: batch %d, %d warm-up + %d timed + %d recorded steps\n",
            o->model, B, o->warmup, o->steps, o->wall_only ? 0 : o->steps);
     printf("device: %s\n", clnet_ctx_device_name(ctx));
+    static const char *const precisions[] = {"fp32", "fp16-storage", "fp16"};
+    printf("memory options: recompute %s, precision %s\n",
+           info.recompute_segments > 1 ? "on" : "off", precisions[o->precision]);
     if (o->freeze || o->freeze_backbone)
         printf("frozen: %zu of %zu parameters (%s)\n", clnet_model_frozen_params(m),
                info.params, o->freeze ? o->freeze : "backbone");

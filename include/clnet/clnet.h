@@ -146,6 +146,8 @@ const char *clnet_errmsg(const clnet_ctx *ctx);
 
 /* The chosen device's name, e.g. "pthread-skylake-avx512-...". Borrowed. */
 const char *clnet_ctx_device_name(const clnet_ctx *ctx);
+/* The chosen device's description (clnet_device_desc, below). Borrowed. */
+const struct clnet_device_desc *clnet_ctx_device(const clnet_ctx *ctx);
 
 /* Who keeps this context's built programs between runs (see
  * clnet_ctx_settings.cache_enabled). */

@@ -54,6 +54,14 @@ extern "C" {
 
 typedef struct clnet_model clnet_model;
 
+typedef enum clnet_precision {
+    CLNET_PRECISION_FP32 = 0,     /* everything fp32 */
+    CLNET_PRECISION_FP16_STORAGE, /* activations stored as 16-bit floats
+                                     (vload_half/vstore_half), fp32 math */
+    CLNET_PRECISION_FP16,         /* fp16 arithmetic (needs cl_khr_fp16),
+                                     fp32 master weights, loss scaling */
+} clnet_precision;
+
 typedef struct clnet_model_settings {
     int batch;          /* 0: the model file's [net] batch */
     int training;       /* 1 (default): gradients and optimizer state too */
@@ -67,6 +75,14 @@ typedef struct clnet_model_settings {
      * the size (no global pooling before a dense layer) is refused with the
      * usual shape message. */
     int channels, height, width, classes;
+    /* Memory options (README, "Fitting a model in memory").
+     * recompute: keep only the activations at segment boundaries in forward
+     * and recompute the rest during backward, one segment at a time (0: the
+     * model file's [net] recompute=, off when absent; 1 on; -1 off).
+     * precision: how activations and their gradients are stored and
+     * computed (parameters, their gradients and optimizer state stay fp32). */
+    int recompute;
+    clnet_precision precision;
 } clnet_model_settings;
 
 void clnet_model_default_settings(clnet_model_settings *s);
@@ -98,9 +114,34 @@ typedef struct clnet_model_info {
     size_t params;                 /* learnable parameters */
     size_t memory_planned;         /* device bytes with the memory plan */
     size_t memory_naive;           /* device bytes without sharing */
+    int recompute_segments;        /* recompute: segments backward replays
+                                      (1: recompute off) */
 } clnet_model_info;
 
 clnet_status clnet_model_get_info(const clnet_model *m, clnet_model_info *out);
+
+/* What a model would take on the context's device with the settings'
+ * batch, training flag and memory options (recompute, precision), known
+ * before anything is allocated; nothing is allocated. For gradient
+ * accumulation plan the micro-batch. clnet-train --plan prints a table of
+ * these. A model file whose shapes do not allow the batch gives the parse
+ * error. */
+typedef struct clnet_memory_plan {
+    int batch;              /* the batch planned */
+    size_t activations;     /* activations, their gradients, saved tensors,
+                               scratch: what the memory options change */
+    size_t weights;         /* parameters, their gradients, optimizer state,
+                               running statistics */
+    size_t inputs;          /* the two input batches */
+    size_t total;           /* all of it, as the device allocates it */
+    int fits;               /* 1: fits the device's free memory and its
+                               largest buffer */
+    int largest_batch;      /* the largest batch that fits (0: none) */
+} clnet_memory_plan;
+
+clnet_status clnet_model_plan_memory(clnet_ctx *ctx, const char *cfg_path,
+                                     const clnet_model_settings *s,
+                                     clnet_memory_plan *out);
 
 typedef enum clnet_optimizer {
     CLNET_OPTIM_SGD = 0,
@@ -118,6 +159,12 @@ typedef struct clnet_train_settings {
     float beta1, beta2, eps;/* Adam, AdamW */
     float clip_norm;        /* > 0: clip gradients to this global norm */
     float label_smoothing;  /* softmax cross-entropy */
+    /* Gradient accumulation: clnet_model_train_step sums the gradients of
+     * this many batches (micro-batches) and updates the parameters after
+     * the last of them, as one step over all their images would (0 or 1:
+     * every batch). Batchnorm uses each micro-batch's own statistics, as
+     * PyTorch does; clnet_model_step counts updates. */
+    int accumulate;
 } clnet_train_settings;
 
 /* The recipe of the model file's [train] section over built-in defaults
@@ -139,6 +186,10 @@ typedef struct clnet_train_plan {
 
 clnet_status clnet_model_get_train_plan(const clnet_model *m,
                                         clnet_train_plan *out);
+
+/* Micro-batches of the current accumulation done so far (0: at an update
+ * boundary, where checkpoints can be saved). */
+int clnet_model_accumulated(const clnet_model *m);
 
 /* Changes only the learning rate (schedules call this every step). */
 clnet_status clnet_model_set_lr(clnet_model *m, float lr);

@@ -82,6 +82,11 @@ const char *clnet_ctx_device_name(const clnet_ctx *ctx)
     return ctx ? ctx->ocl.desc.name : "";
 }
 
+const struct clnet_device_desc *clnet_ctx_device(const clnet_ctx *ctx)
+{
+    return ctx ? &ctx->ocl.desc : NULL;
+}
+
 void clnet_ctx_cache_stats(const clnet_ctx *ctx, clnet_cache_stats *out)
 {
     if (!out)

@@ -55,28 +55,36 @@ static clnet_status layer_error(clnet__graph *g, int i, clnet_status st,
                               l->name, l->op->name, g->desc->source, l->line);
 }
 
+/* One layer's forward; replay: recompute's second run of it (op.h). */
+static clnet_status forward_layer(clnet__graph *g, int i, int training,
+                                  uint64_t step_seed, int replay)
+{
+    const clnet__layer_desc *l = &g->desc->layers[i];
+    clnet__prof_mark(g->ctx, CLNET__PROF_FORWARD, i);
+    if (g->layers[i].fused) /* its input layer applies it */
+        return CLNET_OK;
+    clnet__op_io io = layer_io(g, i, training, step_seed);
+    io.replay = replay;
+    clnet_status st = l->op->forward(g->ctx, l->params, &io);
+    return st == CLNET_OK ? st : layer_error(g, i, st, replay ? "recompute" : "forward");
+}
+
 clnet_status clnet__graph_forward(clnet__graph *g, int training,
                                   uint64_t step_seed)
 {
     if (training && !g->training)
         return clnet__fail(g->ctx, CLNET_EINVAL,
                            "training forward on an inference-only graph");
-    for (int i = 0; i < g->desc->n_layers; i++) {
-        const clnet__layer_desc *l = &g->desc->layers[i];
-        clnet__prof_mark(g->ctx, CLNET__PROF_FORWARD, i);
-        if (g->layers[i].fused) /* its input layer applies it */
-            continue;
-        clnet__op_io io = layer_io(g, i, training, step_seed);
-        clnet_status st = l->op->forward(g->ctx, l->params, &io);
-        if (st != CLNET_OK)
-            return layer_error(g, i, st, "forward");
-    }
-    return CLNET_OK;
+    clnet_status st = CLNET_OK;
+    for (int i = 0; i < g->desc->n_layers && st == CLNET_OK; i++)
+        st = forward_layer(g, i, training, step_seed, 0);
+    return st;
 }
 
 clnet_status clnet__graph_loss(clnet__graph *g, int n, float label_smoothing,
-                               int with_grad)
+                               float grad_scale)
 {
+    int with_grad = grad_scale != 0.0f;
     clnet__tensor none = {0};
     if (with_grad && !g->training)
         return clnet__fail(g->ctx, CLNET_EINVAL, "loss gradient on an inference graph");
@@ -84,7 +92,7 @@ clnet_status clnet__graph_loss(clnet__graph *g, int n, float label_smoothing,
         return clnet__fail(g->ctx, CLNET_EINVAL, "loss over %d rows of a batch of %d",
                            n, g->batch);
     clnet__prof_mark(g->ctx, CLNET__PROF_LOSS, -1);
-    return clnet__xent(g->ctx, n, g->desc->classes, label_smoothing, 1.0f,
+    return clnet__xent(g->ctx, n, g->desc->classes, label_smoothing, grad_scale,
                        g->logits, g->labels, with_grad ? g->dlogits : none,
                        g->stats, g->xent_work);
 }
@@ -103,58 +111,77 @@ static int single_slot(const clnet__layer_desc *l, int i)
     return k;
 }
 
-clnet_status clnet__graph_backward(clnet__graph *g, uint64_t step_seed)
+/* Layer j's backward, with the zeroing of the gradients it writes first. */
+static clnet_status backward_layer(clnet__graph *g, int j, uint64_t step_seed)
+{
+    clnet__prof_mark(g->ctx, CLNET__PROF_BACKWARD, j);
+    /* A fused relu: its input layer's backward does its part, and its
+     * input's own gradient is never used. */
+    if (g->layers[j].fused)
+        return CLNET_OK;
+    const clnet__layer_desc *l = &g->desc->layers[j];
+    /* Gradients accumulate (+=) but start at their first writer, the
+     * latest layer that reads them (only the ones backward writes:
+     * grad_wanted). An op that can write its first contribution
+     * (op.h, din_write) is told to; for any other the gradient is
+     * zeroed right before it. */
+    unsigned din_write = 0;
+    for (int i = 0; i < j; i++) {
+        if (g->layers[i].out_grad_first_use != j || !g->layers[i].grad_wanted)
+            continue;
+        int k = l->op->writes_din ? single_slot(l, i) : -1;
+        if (k >= 0) {
+            din_write |= 1u << k;
+            continue;
+        }
+        clnet__op_io *src = &g->layers[i].io;
+        clnet_status st = clnet__fill(g->ctx, src->dout,
+                                      clnet__shape_count(src->out_shape), 0.0f);
+        if (st != CLNET_OK)
+            return st;
+    }
+    /* Nothing trained depends on this layer (it and everything before
+     * it frozen, or no parameters upstream): no backward at all. */
+    if (!g->layers[j].grad_wanted)
+        return CLNET_OK;
+    clnet__op_io io = layer_io(g, j, 1, step_seed);
+    io.din_write = din_write;
+    /* Unwanted gradients are {0}, which ops skip (op.h): a frozen
+     * layer's parameters, and inputs that feed nothing trained. */
+    if (g->layers[j].frozen)
+        for (int k = 0; k < CLNET__MAX_PARAMS; k++)
+            io.dparam[k] = (clnet__tensor){0};
+    for (int k = 0; k < l->n_in; k++)
+        if (l->from[k] >= 0 && !g->layers[l->from[k]].grad_wanted)
+            io.din[k] = (clnet__tensor){0};
+    clnet_status st = l->op->backward(g->ctx, l->params, &io);
+    return st == CLNET_OK ? st : layer_error(g, j, st, "backward");
+}
+
+clnet_status clnet__graph_backward(clnet__graph *g, uint64_t step_seed,
+                                   int accumulate)
 {
     if (!g->training)
         return clnet__fail(g->ctx, CLNET_EINVAL, "backward on an inference graph");
     clnet_status st = CLNET_OK;
     clnet__prof_mark(g->ctx, CLNET__PROF_BACKWARD, -1);
-    if (g->params_count)
-        st = clnet__fill(g->ctx, (clnet__tensor){g->grads_buf, 0}, g->params_count, 0.0f);
-    int L = g->desc->n_layers;
-    for (int j = L - 1; j >= 0 && st == CLNET_OK; j--) {
-        clnet__prof_mark(g->ctx, CLNET__PROF_BACKWARD, j);
-        /* A fused relu: its input layer's backward does its part, and its
-         * input's own gradient is never used. */
-        if (g->layers[j].fused)
-            continue;
-        const clnet__layer_desc *l = &g->desc->layers[j];
-        /* Gradients accumulate (+=) but start at their first writer, the
-         * latest layer that reads them (only the ones backward writes:
-         * grad_wanted). An op that can write its first contribution
-         * (op.h, din_write) is told to; for any other the gradient is
-         * zeroed right before it. */
-        unsigned din_write = 0;
-        for (int i = 0; i < j; i++) {
-            if (g->layers[i].out_grad_first_use != j || !g->layers[i].grad_wanted)
-                continue;
-            int k = l->op->writes_din ? single_slot(l, i) : -1;
-            if (k >= 0) {
-                din_write |= 1u << k;
-                continue;
-            }
-            clnet__op_io *src = &g->layers[i].io;
-            st = clnet__fill(g->ctx, src->dout, clnet__shape_count(src->out_shape), 0.0f);
-            if (st != CLNET_OK)
-                return st;
-        }
-        /* Nothing trained depends on this layer (it and everything before
-         * it frozen, or no parameters upstream): no backward at all. */
-        if (!g->layers[j].grad_wanted)
-            continue;
-        clnet__op_io io = layer_io(g, j, 1, step_seed);
-        io.din_write = din_write;
-        /* Unwanted gradients are {0}, which ops skip (op.h): a frozen
-         * layer's parameters, and inputs that feed nothing trained. */
-        if (g->layers[j].frozen)
-            for (int k = 0; k < CLNET__MAX_PARAMS; k++)
-                io.dparam[k] = (clnet__tensor){0};
-        for (int k = 0; k < l->n_in; k++)
-            if (l->from[k] >= 0 && !g->layers[l->from[k]].grad_wanted)
-                io.din[k] = (clnet__tensor){0};
-        st = l->op->backward(g->ctx, l->params, &io);
-        if (st != CLNET_OK)
-            return layer_error(g, j, st, "backward");
+    if (g->params_count && !accumulate)
+        st = clnet__fill(g->ctx, (clnet__tensor){.buf = g->grads_buf}, g->params_count, 0.0f);
+    /* Segment by segment from the last (recompute.c): every segment but the
+     * last first replays its forward, then runs its backward. */
+    for (int s = g->n_segments - 1; s >= 0 && st == CLNET_OK; s--) {
+        int first = s ? g->segment_last[s - 1] + 1 : 0, last = g->segment_last[s];
+        /* A segment whose backward does nothing (all frozen) needs no
+         * replay; otherwise every layer, as the wanted ones read the
+         * others. */
+        int wanted = 0;
+        for (int i = first; i <= last; i++)
+            wanted |= g->layers[i].grad_wanted;
+        if (s < g->n_segments - 1 && wanted)
+            for (int i = first; i <= last && st == CLNET_OK; i++)
+                st = forward_layer(g, i, 1, step_seed, 1);
+        for (int j = last; j >= first && st == CLNET_OK; j--)
+            st = backward_layer(g, j, step_seed);
     }
     /* The caller's optimizer update follows. */
     clnet__prof_mark(g->ctx, CLNET__PROF_UPDATE, -1);

@@ -15,10 +15,84 @@
  * what GPU memory transactions like. */
 #define ARENA_ALIGN 256
 
-/* Lifetimes on the step schedule: forward of layer i at time i, the loss at
- * time L, backward of layer i at time 2L - i. */
-static int t_fwd(int i) { return i; }
-static int t_bwd(int L, int i) { return 2 * L - i; }
+/* Lifetimes on the step schedule. Without recompute: forward of layer i
+ * at time i, the loss at time L, backward of layer i at time 2L - i.
+ *
+ * With recompute (recompute.c) each segment s gets a block of times of its
+ * own, in segment order: its layers' forward, a turn, their backward, as if
+ * the segment ran alone. The first forward and the replay of a segment's
+ * forward land on the same times, which is what lets every segment's
+ * interior share memory with every other segment's: the real schedule
+ * (forward of all segments, then each segment's replay and backward from
+ * the last) never has two segments' interiors live at once. A tensor that
+ * lives across segments spans every block it is live in: a boundary's
+ * output (read by the next segment in forward and replay, and by its own
+ * backward) from its forward to the end, its gradient (written in the next
+ * segment's backward) over both blocks. Without recompute there is one
+ * segment and this is the plain schedule. */
+typedef struct schedule {
+    int n_seg;
+    int *seg;     /* layer -> segment */
+    int *base;    /* segment -> its first time */
+    int *len;     /* segment -> layers */
+    int *first;   /* segment -> first layer */
+    int end;      /* the last time */
+} schedule;
+
+static void schedule_free(schedule *sc)
+{
+    free(sc->seg);
+    free(sc->base);
+    free(sc->len);
+    free(sc->first);
+}
+
+static int schedule_make(const clnet__model_desc *m, int training, schedule *sc)
+{
+    int L = m->n_layers;
+    memset(sc, 0, sizeof *sc);
+    sc->seg = malloc((size_t)L * sizeof(int));
+    sc->base = malloc((size_t)L * sizeof(int));
+    sc->len = malloc((size_t)L * sizeof(int));
+    sc->first = malloc((size_t)L * sizeof(int));
+    int *last = malloc((size_t)L * sizeof(int));
+    if (!sc->seg || !sc->base || !sc->len || !sc->first || !last) {
+        free(last);
+        schedule_free(sc);
+        return -1;
+    }
+    sc->n_seg = clnet__recompute_segments(m, training, last);
+    int t = 0, i = 0;
+    for (int s = 0; s < sc->n_seg; s++) {
+        sc->first[s] = i;
+        sc->len[s] = last[s] - i + 1;
+        sc->base[s] = t;
+        for (; i <= last[s]; i++)
+            sc->seg[i] = s;
+        t += 2 * sc->len[s] + 1;
+    }
+    sc->end = t - 1;
+    free(last);
+    return 0;
+}
+
+static int t_fwd(const schedule *sc, int i)
+{
+    int s = sc->seg[i];
+    return sc->base[s] + i - sc->first[s];
+}
+static int t_turn(const schedule *sc, int s) { return sc->base[s] + sc->len[s]; }
+static int t_bwd(const schedule *sc, int i)
+{
+    int s = sc->seg[i];
+    return sc->base[s] + 2 * sc->len[s] - (i - sc->first[s]);
+}
+static int t_block_end(const schedule *sc, int s) { return sc->base[s] + 2 * sc->len[s]; }
+/* Layer i ends a segment that backward replays. */
+static int is_boundary(const schedule *sc, const clnet__model_desc *m, int i)
+{
+    return i < m->n_layers - 1 && sc->seg[i + 1] != sc->seg[i];
+}
 
 /* Index of the latest layer that reads layer i's output (-1 if none). */
 static int last_consumer(const clnet__model_desc *m, int i)
@@ -78,41 +152,53 @@ static clnet_status collect_params(clnet__graph *g)
 /* Per layer, the arena intervals: out, dout, saved[], work. */
 enum { IV_OUT, IV_DOUT, IV_SAVED0, IV_WORK = IV_SAVED0 + CLNET__MAX_SAVED, IV_PER_LAYER };
 
-static void lifetimes(const clnet__model_desc *m, int training, clnet__interval *iv)
+static void lifetimes(const clnet__model_desc *m, int training,
+                      const schedule *sc, clnet__interval *iv)
 {
     int L = m->n_layers;
     for (int i = 0; i < L; i++) {
-        const clnet__op_plan *p = &m->layers[i].plan;
+        const clnet__layer_desc *ld = &m->layers[i];
+        const clnet__op_plan *p = &ld->plan;
         clnet__interval *v = &iv[(size_t)i * IV_PER_LAYER];
-        int last = last_consumer(m, i);
+        int last = last_consumer(m, i), s = sc->seg[i];
+        int boundary = training && is_boundary(sc, m, i);
         v[IV_OUT].bytes = clnet__shape_count(p->out) * sizeof(float);
-        v[IV_OUT].start = t_fwd(i);
+        v[IV_OUT].start = t_fwd(sc, i);
         if (training)
-            v[IV_OUT].end = t_bwd(L, i);
+            v[IV_OUT].end = boundary ? sc->end : t_bwd(sc, i);
         else
-            v[IV_OUT].end = last >= 0 ? t_fwd(last) : L;
+            v[IV_OUT].end = last >= 0 ? t_fwd(sc, last) : L;
         if (i == L - 1 && v[IV_OUT].end < L)
             v[IV_OUT].end = L;
         if (training) {
             v[IV_DOUT].bytes = v[IV_OUT].bytes;
-            v[IV_DOUT].start = i == L - 1 ? L
-                              : last >= 0 ? t_bwd(L, last) : t_bwd(L, i);
-            v[IV_DOUT].end = t_bwd(L, i);
+            if (boundary) { /* written by the next segment's backward */
+                v[IV_DOUT].start = sc->base[s];
+                v[IV_DOUT].end = t_block_end(sc, s + 1);
+            } else {
+                v[IV_DOUT].start = i == L - 1 ? t_turn(sc, s)
+                                  : last >= 0 ? t_bwd(sc, last) : t_bwd(sc, i);
+                v[IV_DOUT].end = t_bwd(sc, i);
+            }
+            /* Saved tensors a replay reuses live from the first forward
+             * to backward, across the later segments. */
+            int kept = sc->n_seg > 1 && ld->op->replay_reads_saved;
             for (int k = 0; k < p->n_saved; k++) {
                 v[IV_SAVED0 + k].bytes = p->saved_count[k] * sizeof(float);
-                v[IV_SAVED0 + k].start = t_fwd(i);
-                v[IV_SAVED0 + k].end = t_bwd(L, i);
+                v[IV_SAVED0 + k].start = t_fwd(sc, i);
+                v[IV_SAVED0 + k].end = kept ? sc->end : t_bwd(sc, i);
             }
         }
         /* Scratch lives from forward to backward: an op may keep what it
          * computed in forward there (e.g. im2col columns). */
         v[IV_WORK].bytes = p->work_count * sizeof(float);
-        v[IV_WORK].start = t_fwd(i);
-        v[IV_WORK].end = training ? t_bwd(L, i) : t_fwd(i);
+        v[IV_WORK].start = t_fwd(sc, i);
+        v[IV_WORK].end = training ? t_bwd(sc, i) : t_fwd(sc, i);
     }
     /* A relu fused into layer f (fuse.c): f writes the relu's output in its
      * forward and reads the relu's output gradient in its backward, and
-     * its own output and gradient are never used. */
+     * its own output and gradient are never used. (f and the relu are in
+     * one segment: recompute.c never puts a boundary between them.) */
     for (int j = 0; j < L; j++) {
         int f = clnet__fused_into(m, j);
         if (f < 0)
@@ -120,9 +206,9 @@ static void lifetimes(const clnet__model_desc *m, int training, clnet__interval 
         clnet__interval *vf = &iv[(size_t)f * IV_PER_LAYER];
         clnet__interval *vj = &iv[(size_t)j * IV_PER_LAYER];
         vf[IV_OUT].bytes = vf[IV_DOUT].bytes = 0;
-        vj[IV_OUT].start = t_fwd(f);
-        if (training)
-            vj[IV_DOUT].end = t_bwd(L, f);
+        vj[IV_OUT].start = t_fwd(sc, f);
+        if (training && !is_boundary(sc, m, j))
+            vj[IV_DOUT].end = t_bwd(sc, f);
     }
 }
 
@@ -237,7 +323,11 @@ static void flat_counts(const clnet__model_desc *m, size_t *params, size_t *stat
 static size_t plan_arena(const clnet__model_desc *m, int training, size_t cap,
                          clnet__interval *iv, size_t *chunk_bytes)
 {
-    lifetimes(m, training, iv);
+    schedule sc;
+    if (schedule_make(m, training, &sc) != 0)
+        return (size_t)-1;
+    lifetimes(m, training, &sc, iv);
+    schedule_free(&sc);
     return clnet__memplan(iv, (size_t)m->n_layers * IV_PER_LAYER, ARENA_ALIGN,
                           cap, chunk_bytes);
 }
@@ -378,6 +468,13 @@ clnet_status clnet__graph_create(clnet_ctx *ctx, const clnet__model_desc *desc,
             clnet__fail_prefix(ctx, st, "activation memory for batch %d", batch);
     }
     if (st == CLNET_OK) {
+        g->segment_last = malloc((size_t)L * sizeof *g->segment_last);
+        if (!g->segment_last)
+            st = clnet__fail(ctx, CLNET_ENOMEM, "out of host memory");
+        else
+            g->n_segments = clnet__recompute_segments(desc, training, g->segment_last);
+    }
+    if (st == CLNET_OK) {
         bind_layers(g, iv);
         clnet__graph_update_frozen(g); /* nothing frozen yet */
     }
@@ -404,6 +501,7 @@ void clnet__graph_free(clnet__graph *g)
     free(g->params);
     free(g->state);
     free(g->layers);
+    free(g->segment_last);
     free(g);
 }
 

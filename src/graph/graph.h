@@ -47,6 +47,10 @@ typedef struct clnet__graph {
     int training;                    /* 1: saved tensors and gradients */
 
     clnet__graph_layer *layers;      /* desc->n_layers */
+    /* Recompute segments (recompute.c): backward replays every segment's
+     * forward but the last's before running its backward. */
+    int n_segments;
+    int *segment_last;               /* last layer of each segment */
 
     int n_params, n_state;
     clnet__param_ref *params;        /* weights/biases in params_buf order */
@@ -70,6 +74,12 @@ typedef struct clnet__graph {
     clnet__buf *io_buf;              /* input, labels, stats, xent work */
 } clnet__graph;
 
+/* Recompute segments (recompute.c): the last layer of each segment into
+ * last[] (room for n_layers), in order; returns how many. One segment
+ * (nothing replayed) unless the description has recompute on and the
+ * graph trains. */
+int clnet__recompute_segments(const clnet__model_desc *m, int training, int *last);
+
 /* Fusion (fuse.c): the layer a relu j is fused into, or -1. */
 int clnet__fused_into(const clnet__model_desc *m, int j);
 
@@ -88,15 +98,19 @@ clnet_status clnet__graph_init_params(clnet__graph *g, uint64_t seed,
 clnet_status clnet__graph_forward(clnet__graph *g, int training,
                                   uint64_t step_seed);
 /* Loss on the first n rows of the logits against the labels; accumulates
- * into stats and (when with_grad) writes dlogits. */
+ * into stats and (when grad_scale is not 0) writes dlogits, the gradient of
+ * the mean loss times grad_scale. */
 clnet_status clnet__graph_loss(clnet__graph *g, int n, float label_smoothing,
-                               int with_grad);
+                               float grad_scale);
 /* Makes slot 0 or 1 the input of the next forward/backward. */
 void clnet__graph_use_slot(clnet__graph *g, int slot);
-/* Zeroes parameter gradients, then enqueues backward in reverse order.
- * Frozen layers get no parameter gradients, and a layer no trained
- * parameter depends on is skipped (no input gradient work either). */
-clnet_status clnet__graph_backward(clnet__graph *g, uint64_t step_seed);
+/* Zeroes parameter gradients (unless accumulate: they are added to), then
+ * enqueues backward in reverse order, replaying each recompute segment's
+ * forward before its backward. step_seed must be the forward's. Frozen
+ * layers get no parameter gradients, and a layer no trained parameter
+ * depends on is skipped (no input gradient work either). */
+clnet_status clnet__graph_backward(clnet__graph *g, uint64_t step_seed,
+                                   int accumulate);
 /* After changing layers[].frozen: which output gradients backward needs. */
 void clnet__graph_update_frozen(clnet__graph *g);
 

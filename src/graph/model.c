@@ -54,6 +54,9 @@ void clnet__model_recipe(const clnet__model_desc *d, clnet_train_settings *t)
         t->label_smoothing = f->label_smoothing;
 }
 
+static void memory_options(clnet__model_desc *desc, const clnet_model_settings *s);
+static clnet_status precision_check(clnet_ctx *ctx, const clnet_model_settings *s);
+
 static clnet_status model_create(clnet_ctx *ctx, clnet__model_desc *desc,
                                  const clnet_model_settings *s, clnet_model **out)
 {
@@ -66,7 +69,10 @@ static clnet_status model_create(clnet_ctx *ctx, clnet__model_desc *desc,
     m->desc = desc;
     m->settings = *s;
     clnet__model_recipe(desc, &m->recipe);
-    clnet_status st = clnet__model_check_memory(ctx, desc, s->training, &m->recipe);
+    memory_options(desc, s);
+    clnet_status st = precision_check(ctx, s);
+    if (st == CLNET_OK)
+        st = clnet__model_check_memory(ctx, desc, s->training, &m->recipe);
     if (st == CLNET_OK)
         st = clnet__graph_create(ctx, desc, desc->batch, s->training, &m->graph);
     if (st == CLNET_OK)
@@ -111,6 +117,32 @@ static void suggest_batch(clnet_ctx *ctx, const char *label, const char *text,
     }
 }
 
+/* Parses a model file's text as the settings ask: their input size and
+ * class count rewritten into it, at their batch, with a batch suggestion
+ * when the batch is too large for the shapes. */
+static clnet_status parse_with_settings(clnet_ctx *ctx, const char *label,
+                                        const char *cfg_text,
+                                        const clnet_model_settings *s,
+                                        clnet__model_desc **desc)
+{
+    *desc = NULL;
+    if (s->batch < 0)
+        return clnet__fail(ctx, CLNET_EINVAL, "batch size %d < 0", s->batch);
+    char *rewritten = NULL;
+    if (s->channels || s->height || s->width || s->classes) {
+        const clnet__cfg_overrides o = {s->channels, s->height, s->width, s->classes};
+        clnet_status st = clnet__cfg_override(ctx, label, cfg_text, &o, &rewritten);
+        if (st != CLNET_OK)
+            return st;
+        cfg_text = rewritten;
+    }
+    clnet_status st = clnet__model_parse(ctx, label, cfg_text, s->batch, desc);
+    if (st == CLNET_EPARSE && s->batch > 1)
+        suggest_batch(ctx, label, cfg_text, s);
+    free(rewritten);
+    return st;
+}
+
 clnet_status clnet_model_load_string(clnet_ctx *ctx, const char *label,
                                      const char *cfg_text,
                                      const clnet_model_settings *s,
@@ -124,25 +156,78 @@ clnet_status clnet_model_load_string(clnet_ctx *ctx, const char *label,
         clnet_model_default_settings(&defaults);
         s = &defaults;
     }
-    if (s->batch < 0)
-        return clnet__fail(ctx, CLNET_EINVAL, "batch size %d < 0", s->batch);
     clnet__model_desc *desc = NULL;
-    label = label ? label : "<string>";
-    char *rewritten = NULL;
-    if (s->channels || s->height || s->width || s->classes) {
-        const clnet__cfg_overrides o = {s->channels, s->height, s->width, s->classes};
-        clnet_status st = clnet__cfg_override(ctx, label, cfg_text, &o, &rewritten);
-        if (st != CLNET_OK)
-            return st;
-        cfg_text = rewritten;
-    }
-    clnet_status st = clnet__model_parse(ctx, label, cfg_text, s->batch, &desc);
-    if (st == CLNET_EPARSE && s->batch > 1)
-        suggest_batch(ctx, label, cfg_text, s);
-    free(rewritten);
+    clnet_status st = parse_with_settings(ctx, label ? label : "<string>", cfg_text, s,
+                                          &desc);
     if (st != CLNET_OK)
         return st;
     return model_create(ctx, desc, s, out);
+}
+
+/* Settings' memory options onto a parsed description (a settings'
+ * recompute of 0 keeps the file's [net] recompute=). */
+static void memory_options(clnet__model_desc *desc, const clnet_model_settings *s)
+{
+    if (s->recompute)
+        desc->recompute = s->recompute > 0;
+    desc->precision = s->precision;
+}
+
+/* fp16 arithmetic needs cl_khr_fp16; fp16 storage works everywhere
+ * (vload_half/vstore_half are core OpenCL). */
+static clnet_status precision_check(clnet_ctx *ctx, const clnet_model_settings *s)
+{
+    if ((unsigned)s->precision > CLNET_PRECISION_FP16)
+        return clnet__fail(ctx, CLNET_EINVAL, "unknown precision %d", (int)s->precision);
+    if (s->precision != CLNET_PRECISION_FP16)
+        return CLNET_OK;
+    if (!ctx->ocl.desc.fp16)
+        return clnet__fail(ctx, CLNET_EUNSUPPORTED,
+                           "precision fp16 computes in half precision, which needs the "
+                           "cl_khr_fp16 extension; device %s does not report it. "
+                           "fp16-storage (activations stored as 16-bit floats, fp32 "
+                           "arithmetic) works on every device and halves activation "
+                           "memory too", ctx->ocl.desc.name);
+    return clnet__fail(ctx, CLNET_EUNSUPPORTED,
+                       "precision fp16 (half arithmetic with loss scaling) is not "
+                       "implemented in this version of clnet; fp16-storage stores "
+                       "activations as 16-bit floats with fp32 arithmetic");
+}
+
+clnet_status clnet_model_plan_memory(clnet_ctx *ctx, const char *cfg_path,
+                                     const clnet_model_settings *s,
+                                     clnet_memory_plan *out)
+{
+    if (!ctx || !cfg_path || !out)
+        return clnet__fail(ctx, CLNET_EINVAL, "clnet_model_plan_memory: NULL argument");
+    clnet_model_settings defaults;
+    if (!s) {
+        clnet_model_default_settings(&defaults);
+        s = &defaults;
+    }
+    clnet_status st = precision_check(ctx, s);
+    if (st != CLNET_OK)
+        return st;
+    char *text = NULL;
+    if (clnet__onnx_is_onnx_path(cfg_path)) {
+        clnet__tensor_set w = {0};
+        st = clnet__onnx_import(ctx, cfg_path, &text, &w);
+        clnet__tensor_set_clear(&w);
+    } else {
+        st = clnet__read_file(ctx, cfg_path, &text, NULL);
+    }
+    clnet__model_desc *desc = NULL;
+    if (st == CLNET_OK)
+        st = parse_with_settings(ctx, cfg_path, text, s, &desc);
+    if (st == CLNET_OK) {
+        memory_options(desc, s);
+        clnet_train_settings r;
+        clnet__model_recipe(desc, &r);
+        st = clnet__model_plan(ctx, desc, s->training, &r, out);
+    }
+    clnet__model_desc_free(desc);
+    free(text);
+    return st;
 }
 
 clnet_status clnet_model_load(clnet_ctx *ctx, const char *cfg_path,
@@ -212,6 +297,7 @@ clnet_status clnet_model_get_info(const clnet_model *m, clnet_model_info *out)
         .channels = d->channels, .height = d->height, .width = d->width,
         .classes = d->classes, .batch = m->graph->batch, .layers = d->n_layers,
         .params = m->graph->params_count,
+        .recompute_segments = m->graph->n_segments,
     };
     clnet__graph_memory(m->graph, &out->memory_planned, &out->memory_naive);
     out->memory_planned += clnet__model_optim_bytes(m);
@@ -242,18 +328,28 @@ clnet_status clnet_model_set_train_settings(clnet_model *m,
         !finite_nonneg(s->weight_decay) || !finite_nonneg(s->clip_norm) ||
         !finite_nonneg(s->label_smoothing) || s->label_smoothing >= 1 ||
         !(s->beta1 >= 0 && s->beta1 < 1) || !(s->beta2 >= 0 && s->beta2 < 1) ||
-        !(s->eps > 0))
+        !(s->eps > 0) || s->accumulate < 0 || s->accumulate > 65536)
         return clnet__fail(ctx, CLNET_EINVAL,
                            "bad training settings: lr %g, momentum %g, weight "
-                           "decay %g, clip %g, label smoothing %g, betas %g/%g, eps %g",
+                           "decay %g, clip %g, label smoothing %g, betas %g/%g, eps %g, "
+                           "accumulate %d (0 to 65536)",
                            (double)s->lr, (double)s->momentum, (double)s->weight_decay,
                            (double)s->clip_norm, (double)s->label_smoothing,
-                           (double)s->beta1, (double)s->beta2, (double)s->eps);
+                           (double)s->beta1, (double)s->beta2, (double)s->eps,
+                           s->accumulate);
+    int acc_old = m->recipe.accumulate > 1 ? m->recipe.accumulate : 1;
+    int acc_new = s->accumulate > 1 ? s->accumulate : 1;
+    if (m->micro && acc_new != acc_old)
+        return clnet__fail(ctx, CLNET_EINVAL,
+                           "accumulate %d: %d of %d micro-batches are accumulated "
+                           "already; change it at an update", acc_new, m->micro,
+                           acc_old);
     /* Anything but the learning rate and label smoothing lives in the
      * optimizer: re-create it (its moments restart from zero). */
     clnet_train_settings a = *s, b = m->recipe;
     a.lr = b.lr = 0;
     a.label_smoothing = b.label_smoothing = 0;
+    a.accumulate = b.accumulate = 0;
     int changed = memcmp(&a, &b, sizeof a) != 0;
     m->recipe = *s;
     if (changed && m->settings.training) {

@@ -22,7 +22,9 @@ struct clnet_model {
     clnet_model_settings settings;
     clnet_train_settings recipe;
     struct clnet__optim *optim;
-    uint64_t step;              /* training steps taken */
+    uint64_t step;              /* training steps (updates) taken */
+    int micro;                  /* micro-batches accumulated since the last
+                                   update (recipe.accumulate) */
     int slot;                   /* input slot the next step reads */
     int batch_n;                /* rows in that slot */
     int batch_has_labels;
@@ -69,6 +71,10 @@ clnet_status clnet__model_check_memory(clnet_ctx *ctx, clnet__model_desc *desc,
 int clnet__model_fitting_batch(clnet_ctx *ctx, clnet__model_desc *desc,
                                int training, const clnet_train_settings *recipe,
                                int below);
+/* clnet_model_plan_memory for a parsed description (its memory options
+ * set): the plan at its batch and the largest batch that fits. */
+clnet_status clnet__model_plan(clnet_ctx *ctx, clnet__model_desc *d, int training,
+                               const clnet_train_settings *r, clnet_memory_plan *out);
 /* The built-in recipe under the model file's [train] section (model.c). */
 void clnet__model_recipe(const clnet__model_desc *d, clnet_train_settings *out);
 

@@ -89,6 +89,51 @@ int clnet__model_fitting_batch(clnet_ctx *ctx, clnet__model_desc *d, int trainin
     return lo;
 }
 
+/* The memory options that make desc fit at its own batch, cheapest first,
+ * as text for the refusal: fp16 storage costs no time, recompute about a
+ * third more compute, and accumulation keeps the math but splits the batch
+ * (batchnorm then sees smaller batches). */
+static void options_that_fit(clnet_ctx *ctx, clnet__model_desc *d, int training,
+                             const clnet_train_settings *r, int ok_batch, char *buf,
+                             size_t cap)
+{
+    buf[0] = '\0';
+    size_t len = 0, avail = available(ctx);
+    int recompute = d->recompute, precision = d->precision;
+    static const struct { int fp16, recompute; const char *what; } tries[] = {
+        {1, 0, "activations stored as fp16 (--precision fp16-storage)"},
+        {0, 1, "recompute on (--recompute)"},
+        {1, 1, "fp16 storage and recompute together"},
+    };
+    for (size_t i = 0; i < sizeof tries / sizeof tries[0]; i++) {
+        if ((tries[i].fp16 && precision != CLNET_PRECISION_FP32) ||
+            (tries[i].recompute && (recompute || !training)))
+            continue;
+        d->precision = tries[i].fp16 ? CLNET_PRECISION_FP16_STORAGE : precision;
+        d->recompute = tries[i].recompute ? 1 : recompute;
+        need n;
+        if (need_of(ctx, d, training, r, &n) == CLNET_OK && fits(&ctx->ocl.desc, avail, &n)) {
+            len += (size_t)snprintf(buf + len, cap - len, "%s%s, %.1f MiB",
+                                    len ? "; or " : "", tries[i].what, mib(n.total));
+            if (len >= cap)
+                break;
+            /* The next tries cost more than this one. */
+            if (tries[i].fp16 || tries[i].recompute)
+                break;
+        }
+    }
+    d->recompute = recompute;
+    d->precision = precision;
+    /* Accumulation: the smallest count whose micro-batch fits. */
+    for (int k = 2; training && ok_batch > 0 && k <= d->batch && len < cap; k++)
+        if (d->batch % k == 0 && d->batch / k <= ok_batch) {
+            snprintf(buf + len, cap - len, "%s%d micro-batches of %d accumulated "
+                     "(--batch %d --accumulate %d)", len ? "; or " : "", k, d->batch / k,
+                     d->batch / k, k);
+            break;
+        }
+}
+
 clnet_status clnet__model_check_memory(clnet_ctx *ctx, clnet__model_desc *desc,
                                        int training,
                                        const clnet_train_settings *recipe)
@@ -113,14 +158,37 @@ clnet_status clnet__model_check_memory(clnet_ctx *ctx, clnet__model_desc *desc,
         snprintf(suggest, sizeof suggest, "batch %d would fit", ok_batch);
     else
         snprintf(suggest, sizeof suggest, "it does not fit even at batch 1");
+    char options[512], keep[600] = "";
+    options_that_fit(ctx, desc, training, recipe, ok_batch, options, sizeof options);
+    if (options[0])
+        snprintf(keep, sizeof keep, "; to keep batch %d: %s", batch, options);
     return clnet__fail(
         ctx, CLNET_ENOMEM,
         "%s at batch %d%s needs %.1f MiB of device memory (activations %.1f MiB, "
         "parameters%s %.1f MiB, input batches %.1f MiB); device %s has "
-        "%.1f MiB%s and allows %.1f MiB per buffer%s: %s",
+        "%.1f MiB%s and allows %.1f MiB per buffer%s: %s%s",
         desc->source, batch, training ? " (training)" : "", mib(n.total),
         mib(n.g.device_arena), training ? ", gradients and optimizer state" : " and state",
         mib(n.total - n.g.device_arena - n.g.device_io), mib(n.g.device_io), dev->name,
         mib((size_t)dev->global_mem_bytes), used, mib((size_t)dev->max_alloc_bytes),
-        per_buffer, suggest);
+        per_buffer, suggest, keep);
+}
+
+clnet_status clnet__model_plan(clnet_ctx *ctx, clnet__model_desc *d, int training,
+                               const clnet_train_settings *r, clnet_memory_plan *out)
+{
+    memset(out, 0, sizeof *out);
+    need n;
+    clnet_status st = need_of(ctx, d, training, r, &n);
+    if (st != CLNET_OK)
+        return st;
+    out->batch = d->batch;
+    out->activations = n.g.device_arena;
+    out->inputs = n.g.device_io;
+    out->weights = n.total - n.g.device_arena - n.g.device_io;
+    out->total = n.total;
+    out->fits = fits(&ctx->ocl.desc, available(ctx), &n);
+    /* The bisection's upper end: well past any batch a device holds. */
+    out->largest_batch = clnet__model_fitting_batch(ctx, d, training, r, 1 << 20);
+    return CLNET_OK;
 }

@@ -85,10 +85,20 @@ static clnet_status end_step(clnet_model *m)
     return st;
 }
 
+/* Distinct per update and per micro-batch within it (the first
+ * micro-batch's seed is the one a run without accumulation uses). */
 static uint64_t step_seed(const clnet_model *m)
 {
-    return m->settings.seed * 0x9E3779B97F4A7C15ull + m->step + 1;
+    return m->settings.seed * 0x9E3779B97F4A7C15ull + m->step + 1 +
+           ((uint64_t)m->micro << 40);
 }
+
+static int accumulate_of(const clnet_model *m)
+{
+    return m->recipe.accumulate > 1 ? m->recipe.accumulate : 1;
+}
+
+int clnet_model_accumulated(const clnet_model *m) { return m ? m->micro : 0; }
 
 clnet_status clnet_model_train_step(clnet_model *m)
 {
@@ -103,18 +113,25 @@ clnet_status clnet_model_train_step(clnet_model *m)
                            m->graph->batch, m->batch_n);
     clnet_status st = begin_step(m, 1);
     uint64_t seed = step_seed(m);
+    /* Each micro-batch's loss gradient is scaled by 1/N, so the sum over N
+     * of them is the gradient of the mean loss over all N*batch images. */
+    int n_acc = accumulate_of(m);
+    int update = m->micro + 1 >= n_acc;
     if (st == CLNET_OK)
         st = clnet__graph_forward(m->graph, 1, seed);
     if (st == CLNET_OK)
-        st = clnet__graph_loss(m->graph, m->batch_n, m->recipe.label_smoothing, 1);
+        st = clnet__graph_loss(m->graph, m->batch_n, m->recipe.label_smoothing,
+                               1.0f / (float)n_acc);
     if (st == CLNET_OK)
-        st = clnet__graph_backward(m->graph, seed);
-    if (st == CLNET_OK)
+        st = clnet__graph_backward(m->graph, seed, m->micro > 0);
+    if (st == CLNET_OK && update)
         st = clnet__model_optim_step(m);
     if (st == CLNET_OK)
         st = end_step(m);
-    if (st == CLNET_OK)
-        m->step++;
+    if (st == CLNET_OK) {
+        m->micro = update ? 0 : m->micro + 1;
+        m->step += update;
+    }
     return st;
 }
 
@@ -126,7 +143,7 @@ clnet_status clnet_model_eval_step(clnet_model *m)
     if (st == CLNET_OK)
         st = clnet__graph_forward(m->graph, 0, 0);
     if (st == CLNET_OK)
-        st = clnet__graph_loss(m->graph, m->batch_n, 0.0f, 0);
+        st = clnet__graph_loss(m->graph, m->batch_n, 0.0f, 0.0f);
     if (st == CLNET_OK)
         st = end_step(m);
     return st;

@@ -25,6 +25,8 @@ typedef struct key_spec {
 static const key_spec net_keys[] = {
     NET(channels, 1), NET(height, 1), NET(width, 1), NET(classes, 1),
     NET(batch, 0),
+    {.key = "recompute", .type = K_BOOL, .offset = offsetof(clnet__model_desc, recompute),
+     .min = 0, .max = 1},
     {0},
 };
 #undef NET

@@ -53,6 +53,9 @@ typedef struct clnet__model_desc {
     int n_layers;
     clnet__layer_desc *layers; /* topologically ordered (file order) */
     clnet__train_desc train;
+    /* Memory options: the memory plan and the executor follow them. */
+    int recompute;             /* [net] recompute= (bool) or the settings' */
+    int precision;             /* clnet_precision, from the model settings */
     char *text;                /* the model file's text, NUL-terminated */
 } clnet__model_desc;
 

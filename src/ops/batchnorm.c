@@ -284,6 +284,10 @@ static clnet_status bn_forward(clnet_ctx *ctx, const void *p,
     if (io->training) {
         mean = io->saved[0];
         stat = io->saved[1];
+    }
+    /* A replay (recompute) normalises with the batch statistics the first
+     * forward saved, and must not move the running ones twice. */
+    if (io->training && !io->replay) {
         size_t global, l;
         st = reduce_kernel(ctx, "bn_stats", g.channels, &k, &global, &l);
         if (st != CLNET_OK)
@@ -297,9 +301,9 @@ static clnet_status bn_forward(clnet_ctx *ctx, const void *p,
                            CLNET_ARG_T(stat), CLNET_ARG_T(io->state[0]),
                            CLNET_ARG_T(io->state[1]),
                            CLNET_ARG_LOCAL(l * sizeof(float)));
-    } else {
-        flags |= FLAG_EVAL;
     }
+    if (!io->training)
+        flags |= FLAG_EVAL;
     if (st == CLNET_OK)
         st = clnet__kernel_get(ctx, "batchnorm", NULL, "bn_apply", &k);
     if (st != CLNET_OK)
@@ -387,4 +391,5 @@ const clnet__op clnet__op_batchnorm = {
     .ref_backward = bn_ref_backward,
     .writes_din = 1,
     .fuses_relu = 1,
+    .replay_reads_saved = 1,
 };

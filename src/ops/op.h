@@ -102,6 +102,12 @@ typedef struct clnet__op_io {
      * and backward's dout is the gradient after the relu, masked here by
      * out > 0 (out being the relu's output). */
     int relu_after;
+    /* Recompute (src/graph/recompute.c): this training forward replays one
+     * that already ran in this step, to rebuild what backward reads. It
+     * must produce the same values and leave persistent state (running
+     * statistics) alone; an op with replay_reads_saved may skip recomputing
+     * its saved tensors, which then outlive the first forward. */
+    int replay;
 } clnet__op_io;
 
 /* The same for the host reference: plain float arrays. */
@@ -145,6 +151,8 @@ typedef struct clnet__op {
     void (*ref_backward)(const void *params, const clnet__ref_io *io);
     int writes_din;            /* backward honours io->din_write */
     int fuses_relu;            /* forward/backward honour io->relu_after */
+    int replay_reads_saved;    /* a replay forward reuses io->saved as the
+                                  first forward left them (op_io.replay) */
 } clnet__op;
 
 /* ---- registry (registry.c) --------------------------------------------- */

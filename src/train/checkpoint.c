@@ -63,6 +63,12 @@ clnet_status clnet_model_save(clnet_model *m, const char *path,
     if (!m || !path || (n_meta && !meta))
         return clnet__fail(m ? m->ctx : NULL, CLNET_EINVAL, "clnet_model_save: bad arguments");
     clnet_ctx *ctx = m->ctx;
+    if (m->micro)
+        return clnet__fail(ctx, CLNET_EINVAL,
+                           "%s: not saved in the middle of a gradient accumulation "
+                           "(%d of %d micro-batches done): a checkpoint holds "
+                           "parameters after an update, so save after the next one",
+                           path, m->micro, m->recipe.accumulate);
     const clnet__graph *g = m->graph;
     host_state h;
     clnet_status st = host_alloc(m, &h);
@@ -83,7 +89,7 @@ clnet_status clnet_model_save(clnet_model *m, const char *path,
 
     size_t nt = (size_t)g->n_params + (size_t)g->n_state + h.n_moments;
     clnet__st_tensor *t = calloc(nt + 1, sizeof *t);
-    clnet__st_meta *kv = calloc(n_meta + 17, sizeof *kv); /* 17 keys of ours */
+    clnet__st_meta *kv = calloc(n_meta + 18, sizeof *kv); /* 18 keys of ours */
     char num[12][64], stats[4 * 24];
     /* "train.frozen": the frozen layers' names, comma-separated; written
      * even when empty, so a resume unfreezes what a run had unfrozen. */
@@ -129,6 +135,8 @@ clnet_status clnet_model_save(clnet_model *m, const char *path,
             kv[q++] = (clnet__st_meta){keys[i], num[2 + i]};
         }
         kv[q++] = (clnet__st_meta){"train.nesterov", r->nesterov ? "1" : "0"};
+        snprintf(num[10], 64, "%d", r->accumulate > 1 ? r->accumulate : 1);
+        kv[q++] = (clnet__st_meta){"train.accumulate", num[10]};
         size_t len = 0;
         for (int i = 0; i < CLNET__STAT_COUNT; i++)
             len += (size_t)snprintf(stats + len, sizeof stats - len, "%s%.9g", i ? "," : "",
@@ -176,6 +184,9 @@ static void recipe_from_meta(const clnet__st_file *f, clnet_train_settings *r)
     const char *n = clnet__st_meta_get(f, "train.nesterov");
     if (n)
         r->nesterov = atoi(n) != 0;
+    const char *a = clnet__st_meta_get(f, "train.accumulate");
+    if (a && atoi(a) >= 1 && atoi(a) <= 65536)
+        r->accumulate = atoi(a);
 }
 
 static clnet_status keep_meta(clnet_model *m, const clnet__st_file *f)
@@ -269,6 +280,7 @@ clnet_status clnet_model_load_checkpoint(clnet_model *m, const char *path)
     if (st == CLNET_OK)
         st = clnet__buf_write(ctx, g->stats.buf, g->stats.off * sizeof(float),
                               sizeof counters, counters);
+    m->micro = 0; /* a partial accumulation is the old parameters' */
     if (st == CLNET_OK && m->settings.training) {
         /* The optimizer must be the file's before its moments load. */
         st = clnet_model_set_train_settings(m, &recipe);

@@ -218,14 +218,15 @@ START_TEST(every_build_fails_cleanly)
 }
 END_TEST
 
+/* N of "batch N would fit" (options to keep the batch may follow). */
 static int suggested_batch(const char *msg)
 {
-    const char *p = strstr(msg, "batch ");
+    const char *fit = strstr(msg, " would fit");
+    ck_assert_msg(fit != NULL, "no suggestion in: %s", msg);
     const char *last = NULL;
-    for (; p; p = strstr(p + 1, "batch "))
+    for (const char *p = strstr(msg, "batch "); p && p < fit; p = strstr(p + 1, "batch "))
         last = p;
     ck_assert_ptr_nonnull(last);
-    ck_assert_ptr_nonnull(strstr(last, "would fit"));
     return atoi(last + 6);
 }
 

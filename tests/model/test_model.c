@@ -178,24 +178,6 @@ START_TEST(mobilenet_tiny_trains)
 }
 END_TEST
 
-static int files_equal(const char *a, const char *b)
-{
-    FILE *fa = fopen(a, "rb"), *fb = fopen(b, "rb");
-    int eq = fa && fb;
-    while (eq) {
-        int ca = fgetc(fa), cb = fgetc(fb);
-        if (ca != cb)
-            eq = 0;
-        if (ca == EOF || cb == EOF)
-            break;
-    }
-    if (fa)
-        fclose(fa);
-    if (fb)
-        fclose(fb);
-    return eq;
-}
-
 /* N steps, save, load into a fresh model, M steps == N + M steps, bit for
  * bit: both final checkpoints are byte-identical files, and the loss
  * counters (never read, so they span the save) are the same sums. */
@@ -238,7 +220,7 @@ static void exact_resume(const char *optimizer)
     for (int k = 2; k < 4; k++)
         step(m2, x[k], y[k], B);
     ck_assert_int_eq(clnet_model_save(m2, b, NULL, 0), CLNET_OK);
-    ck_assert_msg(files_equal(a, b), "%s: resumed run differs from the uninterrupted one",
+    ck_assert_msg(clnet_test_files_equal(a, b), "%s: resumed run differs from the uninterrupted one",
                   optimizer);
     clnet_stats s1, s2;
     ck_assert_int_eq(clnet_model_read_stats(m1, &s1, 1), CLNET_OK);
@@ -298,7 +280,7 @@ static void fusion_is_exact(const char *model)
     snprintf(a, sizeof a, "%s/fused.safetensors", dir);
     snprintf(b, sizeof b, "%s/unfused.safetensors", dir);
     size_t fused = three_steps(model, 1, a), unfused = three_steps(model, 0, b);
-    ck_assert_msg(files_equal(a, b), "%s: fused and unfused training differ", model);
+    ck_assert_msg(clnet_test_files_equal(a, b), "%s: fused and unfused training differ", model);
     ck_assert_msg(fused < unfused, "%s: fused plan %zu bytes, unfused %zu", model,
                   fused, unfused);
     unlink(a);

@@ -77,6 +77,21 @@ static const char usage[] =
     "  -q, -v                quieter, more verbose\n"
     "  -h, --help, --version\n";
 
+static const char memory_help[] =
+    "\n"
+    "Memory (README: Fitting a model in memory):\n"
+    "  --accumulate N        sum the gradients of N batches of --batch images\n"
+    "                        per update (an update sees N x batch images; the\n"
+    "                        schedule, --max-steps and checkpoints count updates)\n"
+    "  --recompute           keep only segment boundaries' activations and\n"
+    "                        recompute the rest in backward (same results, less\n"
+    "                        memory, about 1/3 more compute)\n"
+    "  --precision P         fp32 | fp16-storage (activations stored as 16-bit\n"
+    "                        floats, fp32 math) | fp16 (needs cl_khr_fp16) (fp32)\n"
+    "  --plan                print the memory plan under each option and the\n"
+    "                        largest batch that fits this device; no training\n"
+    "                        (DATA_DIR may be left out)\n";
+
 static const char resume_help[] =
     "\n"
     "Resume: --resume RUN/last.safetensors alone continues a run exactly where\n"
@@ -90,7 +105,8 @@ static const char resume_help[] =
     "number of epochs and every flag the result depends on:\n"
     "  --batch --lr --optimizer --momentum --nesterov --weight-decay --schedule\n"
     "  --warmup --step-epochs --gamma --label-smoothing --clip-norm --augment\n"
-    "  --init --seed --limit --val-split --mean --std --max-steps, and whether\n"
+    "  --init --seed --limit --val-split --mean --std --max-steps --accumulate\n"
+    "  --precision, and whether\n"
     "  validation came from --val, --val-split or DATA_DIR/test.\n"
     "Given on resume, one of those flags with the checkpoint's value is\n"
     "accepted, and with another value refused (exit 2, naming the checkpoint's\n"
@@ -108,6 +124,7 @@ static const char resume_help[] =
     "                        are bit-identical on the same device only)\n"
     "  --log-every N         metrics.csv's rows from here on come every N steps\n"
     "  --save-every N, --threads N, --cache-images MODE, --deterministic, --bench,\n"
+    "  --recompute,\n"
     "  -q, -v                change nothing in the result\n"
     "Left out, --log-every, --save-every, --threads and --cache-images are the\n"
     "run's too.\n";
@@ -117,7 +134,7 @@ enum {
     O_WARMUP, O_STEPE, O_GAMMA, O_LS, O_CLIP, O_AUG, O_INIT, O_VAL, O_VALSPLIT,
     O_LIMIT, O_THREADS, O_CACHE, O_MEAN, O_STD, O_DEVICE, O_SEED, O_DET, O_OUT,
     O_RESUME, O_LOGEVERY, O_SAVEEVERY, O_MAXSTEPS, O_BENCH, O_VERSION,
-    O_WEIGHTS, O_FREEZE, O_INPUT
+    O_WEIGHTS, O_FREEZE, O_INPUT, O_ACCUM, O_RECOMPUTE, O_PRECISION, O_PLAN
 };
 
 static const struct option longopts[] = {
@@ -137,6 +154,8 @@ static const struct option longopts[] = {
     {"max-steps", 1, 0, O_MAXSTEPS},
     {"bench", 0, 0, O_BENCH}, {"help", 0, 0, 'h'},
     {"weights", 1, 0, O_WEIGHTS}, {"freeze", 1, 0, O_FREEZE}, {"input", 1, 0, O_INPUT},
+    {"accumulate", 1, 0, O_ACCUM}, {"recompute", 0, 0, O_RECOMPUTE},
+    {"precision", 1, 0, O_PRECISION}, {"plan", 0, 0, O_PLAN},
     {"version", 0, 0, O_VERSION}, {0, 0, 0, 0},
 };
 
@@ -213,11 +232,13 @@ int train_opts_parse(int argc, char **argv, train_opts *o)
     static const char *const optims[] = {"sgd", "adam", "adamw", NULL};
     static const char *const scheds[] = {"constant", "step", "cosine", "onecycle", NULL};
     static const char *const caches[] = {"auto", "on", "off", NULL};
+    static const char *const precisions[] = {"fp32", "fp16-storage", "fp16", NULL};
     memset(o, 0, sizeof *o);
     o->epochs = o->batch = o->warmup = o->step_epochs = -1;
     o->lr = o->momentum = o->weight_decay = o->label_smoothing = o->clip_norm = -1;
     o->gamma = o->val_split = -1;
     o->nesterov = -1;
+    o->accumulate = -1;
     o->seed = 1;
     o->save_every = -1; /* log_every 0: unset (20); save_every -1: unset (0) */
     o->verbosity = 1;
@@ -268,10 +289,15 @@ int train_opts_parse(int argc, char **argv, train_opts *o)
         case O_WEIGHTS: o->weights = a; break;
         case O_FREEZE: o->freeze = a; break;
         case O_INPUT: rc = get_input(a, o); break;
+        case O_ACCUM: rc = get_int("accumulate", a, 1, 65536, &o->accumulate); break;
+        case O_RECOMPUTE: o->recompute = 1; break;
+        case O_PRECISION: rc = one_of("precision", a, precisions); o->precision = a; break;
+        case O_PLAN: o->plan = 1; break;
         case 'q': o->verbosity = 0; break;
         case 'v': o->verbosity++; break;
         case 'h':
             fputs(usage, stdout);
+            fputs(memory_help, stdout);
             fputs(resume_help, stdout);
             return 1;
         case O_VERSION: printf("clnet-train %s\n", clnet_version()); return 1;
@@ -290,6 +316,11 @@ int train_opts_parse(int argc, char **argv, train_opts *o)
         return 2;
     }
     int n = argc - optind;
+    if (o->plan && !o->resume && (n == 1 || n == 2)) {
+        o->model_path = argv[optind];
+        o->data_dir = n == 2 ? argv[optind + 1] : NULL;
+        return 0;
+    }
     if (o->resume && n == 1) {
         /* The checkpoint has the model; one argument is the data, moved. */
         struct stat st;

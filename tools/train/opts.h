@@ -43,6 +43,10 @@ typedef struct train_opts {
     const char *freeze;           /* --freeze: layer-name prefixes, "backbone" */
     int in_c, in_h, in_w;         /* --input CxHxW; 0: the model file's */
     const char *input;            /* --input as given */
+    int accumulate;               /* --accumulate N; -1 unset (1) */
+    int recompute;                /* --recompute: 1; 0 the model file's */
+    const char *precision;        /* fp32 | fp16-storage | fp16; NULL unset */
+    int plan;                     /* --plan: print the memory plans, no run */
 } train_opts;
 
 /* Parses argv. Returns 0 to run, 1 when it printed --help/--version (exit 0),

@@ -43,7 +43,9 @@ typedef struct train_run {
     clnet_loader_settings loader;
     float mean[4], std[4];
     char ft_mean[128], ft_std[128]; /* --weights' checkpoint normalisation */
-    uint64_t steps_per_epoch;
+    uint64_t steps_per_epoch;    /* batches (micro-batches) per epoch */
+    int accumulate;              /* batches per update (1: none) */
+    uint64_t updates_per_epoch;  /* steps_per_epoch / accumulate */
 
     char out_dir[2048];
     uint32_t start_epoch;        /* resume position */
@@ -94,6 +96,12 @@ void run_skips(const train_run *r, clnet_skip_stats *out);
 int resume_prepare(train_run *r);
 /* After the data is open: the images must be the run's (count, classes). */
 int resume_check_data(train_run *r);
+
+/* plan.c: --plan's table for r->opts on r->ctx; the exit status. */
+int train_plan(train_run *r);
+
+/* The settings' precision from --precision's name (NULL: fp32). */
+clnet_precision precision_from_name(const char *name);
 
 /* train_loop.c: returns the process exit status. */
 int train_loop(train_run *r);

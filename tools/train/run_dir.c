@@ -181,9 +181,9 @@ int run_dir_prepare(train_run *r)
 
 /* The metadata of a checkpoint, numbers formatted into its own storage. */
 typedef struct meta_list {
-    clnet_meta kv[48];
+    clnet_meta kv[64];
     size_t n;
-    char num[32][64];
+    char num[40][64];
     int k;
 } meta_list;
 
@@ -260,6 +260,8 @@ int run_dir_save(train_run *r, const char *name, uint32_t next_epoch,
     put(&m, "run.init", o->init ? o->init : "");
     put(&m, "run.freeze", o->freeze ? o->freeze : "");
     putf(&m, "run.max_steps", "%d", o->max_steps);
+    putf(&m, "run.accumulate", "%d", r->accumulate);
+    put(&m, "run.precision", o->precision ? o->precision : "fp32");
     putf(&m, "run.log_every", "%d", o->log_every);
     putf(&m, "run.save_every", "%d", o->save_every);
     putf(&m, "run.threads", "%d", o->threads);

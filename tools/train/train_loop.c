@@ -147,15 +147,18 @@ int train_loop(train_run *r)
             r->ep_loss = r->ep_correct = r->ep_samples = r->ep_seconds = 0;
         double t0 = progress_now(), secs_before = r->ep_seconds;
         uint64_t done = first;
+        /* The schedule counts updates (with --accumulate, one per
+         * accumulate batches). */
+        uint64_t k = (uint64_t)r->accumulate;
         float lr = clnet__lr_at(&r->schedule, r->recipe.lr,
-                                done ? clnet_model_step(r->model) - 1 : 0, r->steps_per_epoch,
+                                done ? clnet_model_step(r->model) - 1 : 0, r->updates_per_epoch,
                                 (uint32_t)r->epochs);
         double t_steady = 0;
         const clnet_batch *b = NULL;
         while (st == CLNET_OK && done < r->steps_per_epoch &&
                (st = clnet_loader_next(ld, &b)) == CLNET_OK && b) {
             uint64_t step = clnet_model_step(r->model);
-            lr = clnet__lr_at(&r->schedule, r->recipe.lr, step, r->steps_per_epoch,
+            lr = clnet__lr_at(&r->schedule, r->recipe.lr, step, r->updates_per_epoch,
                               (uint32_t)r->epochs);
             st = clnet_model_set_batch(r->model, b->images, b->labels, b->n);
             if (st == CLNET_OK)
@@ -178,8 +181,13 @@ int train_loop(train_run *r)
             }
             double epoch_f = epoch + (double)done / (double)r->steps_per_epoch;
             r->ep_seconds = secs_before + progress_now() - t0;
-            if (done % (uint64_t)r->opts.log_every == 0 || done == r->steps_per_epoch) {
-                int cr = read_counters(r, step + 1, epoch_f, lr);
+            /* Progress, checkpoints and Ctrl-C wait for the end of an
+             * accumulation: a checkpoint holds the parameters of an update. */
+            if (done % k != 0)
+                continue;
+            uint64_t updates = clnet_model_step(r->model);
+            if ((done / k) % (uint64_t)r->opts.log_every == 0 || done == r->steps_per_epoch) {
+                int cr = read_counters(r, updates, epoch_f, lr);
                 if (cr) {
                     progress_end(&pg);
                     clnet_loader_free(ld);
@@ -192,7 +200,7 @@ int train_loop(train_run *r)
                                 secs > 0 ? (double)(done - first) * batch_images / secs : 0, lr);
                 /* --save-every: at a progress update, so no counts are pending. */
                 if (r->opts.save_every > 0 && done < r->steps_per_epoch &&
-                    step + 1 - r->saved_step >= (uint64_t)r->opts.save_every &&
+                    updates - r->saved_step >= (uint64_t)r->opts.save_every &&
                     run_dir_save(r, "last.safetensors", epoch, done) != 0) {
                     progress_end(&pg);
                     clnet_loader_free(ld);

@@ -56,6 +56,8 @@ static int resolve_recipe(train_run *r)
     if (o->weight_decay >= 0) t->weight_decay = o->weight_decay;
     if (o->label_smoothing >= 0) t->label_smoothing = o->label_smoothing;
     if (o->clip_norm >= 0) t->clip_norm = o->clip_norm;
+    if (o->accumulate >= 1) t->accumulate = o->accumulate;
+    r->accumulate = t->accumulate > 1 ? t->accumulate : 1;
     clnet_status st = clnet_model_set_train_settings(r->model, t);
     if (st != CLNET_OK)
         return fail(r, "recipe", st);
@@ -114,6 +116,8 @@ static int load_model(train_run *r, int classes)
     ms->height = r->opts.in_h;
     ms->width = r->opts.in_w;
     ms->classes = classes;
+    ms->recompute = r->opts.recompute;
+    ms->precision = precision_from_name(r->opts.precision);
     clnet_model_free(r->model);
     r->model = NULL;
     clnet_status st;
@@ -244,10 +248,21 @@ static int setup_loader(train_run *r)
     r->loader.cache = strcmp(cache, "on") == 0    ? CLNET_CACHE_ON
                       : strcmp(cache, "off") == 0 ? CLNET_CACHE_OFF
                                                    : CLNET_CACHE_AUTO;
-    r->steps_per_epoch = clnet_dataset_size(tr) / (size_t)r->info.batch;
-    if (o->max_steps > 0 && r->steps_per_epoch > (uint64_t)o->max_steps)
-        r->steps_per_epoch = (uint64_t)o->max_steps;
-    clnet_status st = clnet__schedule_check(r->ctx, &r->schedule, r->steps_per_epoch,
+    /* Whole updates only: a last accumulation the epoch cannot complete is
+     * left out, as a last partial batch is (drop_last). --max-steps counts
+     * updates. */
+    uint64_t k = (uint64_t)r->accumulate;
+    r->updates_per_epoch = clnet_dataset_size(tr) / (size_t)r->info.batch / k;
+    if (o->max_steps > 0 && r->updates_per_epoch > (uint64_t)o->max_steps)
+        r->updates_per_epoch = (uint64_t)o->max_steps;
+    r->steps_per_epoch = r->updates_per_epoch * k;
+    if (r->updates_per_epoch == 0) {
+        fprintf(stderr, "clnet-train: %zu training images is fewer than one update of "
+                        "%d batches of %d; use a smaller --accumulate or --batch\n",
+                clnet_dataset_size(tr), r->accumulate, r->info.batch);
+        return -1;
+    }
+    clnet_status st = clnet__schedule_check(r->ctx, &r->schedule, r->updates_per_epoch,
                                             (uint32_t)r->epochs);
     return st == CLNET_OK ? 0 : fail(r, "schedule", st);
 }
@@ -262,8 +277,14 @@ static void print_summary(const train_run *r)
     printf("model    %s: %d layers, %zu parameters, input %dx%dx%d, %d classes\n",
            r->opts.model_path, i->layers, i->params, i->channels, i->height, i->width,
            i->classes);
-    printf("memory   %.1f MiB on the device with the memory plan (%.1f MiB without)\n",
+    printf("memory   %.1f MiB on the device with the memory plan (%.1f MiB without)",
            i->memory_planned / 1048576.0, i->memory_naive / 1048576.0);
+    const clnet_model_settings *ms = &r->model_settings;
+    if (ms->precision != CLNET_PRECISION_FP32)
+        printf(", activations in %s", r->opts.precision);
+    if (i->recompute_segments > 1)
+        printf(", recompute on (%d segments)", i->recompute_segments);
+    printf("\n");
     printf("data     %zu training images", clnet_dataset_size(tr));
     if (r->val)
         printf(", %zu validation images", clnet_dataset_size(r->val));
@@ -276,7 +297,10 @@ static void print_summary(const train_run *r)
         printf(" momentum %g%s", (double)t->momentum, t->nesterov ? " nesterov" : "");
     printf(" weight decay %g, %s schedule, %d epoch%s of %llu steps, batch %d",
            (double)t->weight_decay, clnet__schedule_name(r->schedule.kind), r->epochs,
-           r->epochs == 1 ? "" : "s", (unsigned long long)r->steps_per_epoch, i->batch);
+           r->epochs == 1 ? "" : "s", (unsigned long long)r->updates_per_epoch, i->batch);
+    if (r->accumulate > 1)
+        printf(" x %d accumulated (%d images per update)", r->accumulate,
+               r->accumulate * i->batch);
     if (r->augment)
         printf(", augment%s%s%s", r->augment & CLNET_AUG_FLIP ? " flip" : "",
                r->augment & CLNET_AUG_CROP ? " crop" : "",
@@ -334,6 +358,11 @@ int main(int argc, char **argv)
         return 1;
     }
     r->t_ctx = progress_now();
+    if (r->opts.plan) {
+        rc = train_plan(r);
+        cleanup(r);
+        return rc;
+    }
     if (r->opts.resume && resume_prepare(r) != 0) {
         cleanup(r);
         return r->refused ? 2 : 1;

@@ -33,8 +33,20 @@ typedef struct clnet_test_rng { uint64_t s; } clnet_test_rng;
 void clnet_test_rng_seed(clnet_test_rng *r, uint64_t seed);
 float clnet_test_uniform(clnet_test_rng *r, float lo, float hi);
 /* Uniform in [lo,hi] but never within 0.05 of zero. */
+float clnet_test_nonzero(clnet_test_rng *r, float lo, float hi);
 /* 1 when both files exist and hold the same bytes. */
 int clnet_test_files_equal(const char *a, const char *b);
-float clnet_test_nonzero(clnet_test_rng *r, float lo, float hi);
+
+/* A small CNN on 3x8x8 inputs with 5 classes and no batchnorm or dropout:
+ * its gradient is the same however a batch is split (accumulation,
+ * replicas), up to summation order. Tests append their [train] section. */
+#define CLNET_TEST_SMALL_CNN                                                 \
+    "[net]\nchannels=3\nheight=8\nwidth=8\nclasses=5\n"                       \
+    "[conv]\nfilters=6\nkernel=3\npad=1\n"                                    \
+    "[relu]\n"                                                               \
+    "[maxpool]\nkernel=2\nstride=2\n"                                         \
+    "[conv]\nfilters=8\nkernel=3\npad=1\nactivation=tanh\n"                   \
+    "[flatten]\n"                                                            \
+    "[dense]\noutputs=5\n"
 
 #endif

@@ -130,6 +130,12 @@ typedef struct clnet_ctx_settings {
      * time each launch (also $CLNET_PROFILE=1). Default 0: profiling costs
      * a little per launch on some drivers. */
     int profile;
+    /* > 1: split the selected device into this many equal sub-devices
+     * (clCreateSubDevices, CL_DEVICE_PARTITION_EQUALLY; CPU drivers such as
+     * PoCL allow it, GPUs usually do not) and use part partition_index:
+     * several data-parallel replicas on one device (README: Several
+     * devices and machines). */
+    int partition, partition_index;
 } clnet_ctx_settings;
 
 /* Fills *s with the defaults described above. */
@@ -213,5 +219,7 @@ void clnet_devices_free(clnet_device_desc *list);
 #include "clnet/model.h"
 /* ONNX export of a model. */
 #include "clnet/onnx.h"
+/* Data-parallel replicas: the gradient reducer. */
+#include "clnet/dist.h"
 
 #endif /* CLNET_CLNET_H */

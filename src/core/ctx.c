@@ -41,6 +41,8 @@ clnet_status clnet_ctx_create(clnet_ctx **out, const clnet_ctx_settings *s)
     if (!sel || !*sel)
         sel = getenv("CLNET_DEVICE");
     ctx->ocl.profiling = s->profile != 0;
+    ctx->ocl.partition = s->partition;
+    ctx->ocl.partition_index = s->partition_index;
     clnet_status st = clnet__ocl_open(ctx, sel);
     if (st != CLNET_OK)
         return st;

@@ -179,19 +179,29 @@ static clnet_status precision_check(clnet_ctx *ctx, const clnet_model_settings *
 {
     if ((unsigned)s->precision > CLNET_PRECISION_FP16)
         return clnet__fail(ctx, CLNET_EINVAL, "unknown precision %d", (int)s->precision);
+    if (s->precision == CLNET_PRECISION_FP16_STORAGE && !CLNET__FP16_STORAGE)
+        return clnet__fail(ctx, CLNET_EUNSUPPORTED,
+                           "precision fp16-storage (activations stored as 16-bit "
+                           "floats) is not implemented in this version of clnet; "
+                           "--recompute or --accumulate N reduce activation memory "
+                           "instead");
     if (s->precision != CLNET_PRECISION_FP16)
         return CLNET_OK;
     if (!ctx->ocl.desc.fp16)
         return clnet__fail(ctx, CLNET_EUNSUPPORTED,
                            "precision fp16 computes in half precision, which needs the "
                            "cl_khr_fp16 extension; device %s does not report it. "
-                           "fp16-storage (activations stored as 16-bit floats, fp32 "
-                           "arithmetic) works on every device and halves activation "
-                           "memory too", ctx->ocl.desc.name);
+                           "%s", ctx->ocl.desc.name,
+                           CLNET__FP16_STORAGE
+                               ? "fp16-storage (activations stored as 16-bit floats, "
+                                 "fp32 arithmetic) works on every device and halves "
+                                 "activation memory too"
+                               : "--recompute or --accumulate N reduce activation "
+                                 "memory on every device");
     return clnet__fail(ctx, CLNET_EUNSUPPORTED,
                        "precision fp16 (half arithmetic with loss scaling) is not "
-                       "implemented in this version of clnet; fp16-storage stores "
-                       "activations as 16-bit floats with fp32 arithmetic");
+                       "implemented in this version of clnet; --recompute or "
+                       "--accumulate N reduce activation memory instead");
 }
 
 clnet_status clnet_model_plan_memory(clnet_ctx *ctx, const char *cfg_path,
@@ -285,6 +295,7 @@ void clnet_model_free(clnet_model *m)
     clnet__graph_free(m->graph);
     clnet__model_desc_free(m->desc);
     clnet__model_meta_clear(m);
+    free(m->reduce_host);
     free(m);
 }
 

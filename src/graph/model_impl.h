@@ -4,10 +4,16 @@
 #ifndef CLNET_MODEL_IMPL_H
 #define CLNET_MODEL_IMPL_H
 
+#include "clnet/dist.h"
 #include "clnet/model.h"
 #include "graph/graph.h"
 #include "io/model_desc.h"
 #include "train/optim.h"
+
+/* fp16-storage (clnet_precision): the planner knows its sizes, but the
+ * kernels that read and write half activations are not in this version, so
+ * the option is refused (model.c, precision_check) and never suggested. */
+#define CLNET__FP16_STORAGE 0
 
 struct clnet__optim;
 
@@ -37,7 +43,16 @@ struct clnet_model {
      * record. */
     int nonfinite_seen, nonfinite_recorded;
     clnet__nonfinite nonfinite;
+    /* Data parallel (src/dist/replica.c): the reducer, and its host copy
+     * of the gradients. */
+    clnet_reducer reducer;
+    float *reduce_host;
 };
+
+/* Replicas the reducer spans (1 without one), and the reduction of the
+ * parameter gradients before an update (src/dist/replica.c). */
+int clnet__model_replicas(const clnet_model *m);
+clnet_status clnet__model_reduce(clnet_model *m);
 
 clnet_status clnet__model_optim_create(clnet_model *m);
 void clnet__model_optim_free(clnet_model *m);

@@ -106,7 +106,7 @@ static void options_that_fit(clnet_ctx *ctx, clnet__model_desc *d, int training,
         {1, 1, "fp16 storage and recompute together"},
     };
     for (size_t i = 0; i < sizeof tries / sizeof tries[0]; i++) {
-        if ((tries[i].fp16 && precision != CLNET_PRECISION_FP32) ||
+        if ((tries[i].fp16 && (precision != CLNET_PRECISION_FP32 || !CLNET__FP16_STORAGE)) ||
             (tries[i].recompute && (recompute || !training)))
             continue;
         d->precision = tries[i].fp16 ? CLNET_PRECISION_FP16_STORAGE : precision;

@@ -114,16 +114,20 @@ clnet_status clnet_model_train_step(clnet_model *m)
     clnet_status st = begin_step(m, 1);
     uint64_t seed = step_seed(m);
     /* Each micro-batch's loss gradient is scaled by 1/N, so the sum over N
-     * of them is the gradient of the mean loss over all N*batch images. */
+     * of them is the gradient of the mean loss over all N*batch images; the
+     * same for R replicas' sum (src/dist/). */
     int n_acc = accumulate_of(m);
+    float grad_scale = 1.0f / ((float)n_acc * (float)clnet__model_replicas(m));
     int update = m->micro + 1 >= n_acc;
     if (st == CLNET_OK)
         st = clnet__graph_forward(m->graph, 1, seed);
     if (st == CLNET_OK)
         st = clnet__graph_loss(m->graph, m->batch_n, m->recipe.label_smoothing,
-                               1.0f / (float)n_acc);
+                               grad_scale);
     if (st == CLNET_OK)
         st = clnet__graph_backward(m->graph, seed, m->micro > 0);
+    if (st == CLNET_OK && update)
+        st = clnet__model_reduce(m);
     if (st == CLNET_OK && update)
         st = clnet__model_optim_step(m);
     if (st == CLNET_OK)

@@ -104,6 +104,14 @@ clnet_status clnet__ocl_open(clnet_ctx *ctx, const char *selector)
                            o->desc.index);
     o->platform = fa.p;
     o->device = fa.d;
+    if (o->partition > 1) {
+        cl_device_id sub;
+        clnet_status sst = clnet__subdevice_pick(ctx, o->device, o->partition,
+                                                 o->partition_index, &sub);
+        if (sst != CLNET_OK)
+            return sst;
+        o->device = sub;
+    }
 
     cl_int e = CL_SUCCESS;
     cl_context_properties props[] = {CL_CONTEXT_PLATFORM,
@@ -141,6 +149,9 @@ clnet_status clnet__ocl_open(clnet_ctx *ctx, const char *selector)
     clnet__log(ctx, CLNET_LOG_INFO, "device [%d] %s / %s (%s, %s)",
                o->desc.index, o->desc.platform_name, o->desc.name,
                o->desc.type, o->desc.opencl_c_version);
+    if (o->sub_device)
+        clnet__log(ctx, CLNET_LOG_INFO, "sub-device %d of %d (%u compute units)",
+                   o->partition_index, o->partition, o->desc.compute_units);
     return CLNET_OK;
 }
 
@@ -161,6 +172,8 @@ void clnet__ocl_close(clnet_ctx *ctx)
         clReleaseCommandQueue(o->queue);
     if (o->context)
         clReleaseContext(o->context);
+    if (o->sub_device)
+        clReleaseDevice(o->device);
     memset(o, 0, sizeof *o);
 }
 

@@ -82,12 +82,19 @@ typedef struct clnet__ocl {
     struct clnet__gemm_state *gemm; /* GEMM choices (src/ocl/gemm_tune.c) */
     int profiling;                 /* compute queue has profiling (profile.h) */
     struct clnet__prof *prof;      /* recording state, NULL when not */
+    int partition, partition_index;/* a sub-device: part index of partition */
+    int sub_device;                /* device is a sub-device (released at close) */
 } clnet__ocl;
 
 /* ---- context lifecycle (context.c) ------------------------------------- */
 clnet_status clnet__ocl_open(clnet_ctx *ctx, const char *selector);
 void clnet__ocl_close(clnet_ctx *ctx);
 clnet__ocl *clnet__ocl_of(clnet_ctx *ctx);
+/* Part index of the parent split into `parts` equal sub-devices
+ * (subdevice.c); the description's compute units and memory become the
+ * part's. */
+clnet_status clnet__subdevice_pick(clnet_ctx *ctx, cl_device_id parent, int parts,
+                                   int index, cl_device_id *out);
 
 /* Text of an OpenCL error code, e.g. "CL_OUT_OF_RESOURCES". */
 const char *clnet__cl_error_name(cl_int err);

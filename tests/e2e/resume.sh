@@ -11,16 +11,9 @@
 # started the run) names it.
 # Usage: resume.sh BUILD_DIR SOURCE_DIR [SIGINT_ROW SIGKILL_ROW]
 set -euo pipefail
-build=$1 src=$2
-bin=$build/tools
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-fm=/usr/share/datasets/fashion-mnist
-fail() { echo "FAIL: $*"; exit 1; }
-train=$bin/train/clnet-train
+. "$(dirname "$0")/common.sh"
 
-"$bin/clnet-import-idx" -q --fashion --limit 40 "$fm/train-images-idx3-ubyte.gz" \
-    "$fm/train-labels-idx1-ubyte.gz" "$work/data"
+import_fashion 40 "$work/data"
 cat > "$work/tiny.cfg" <<'EOF'
 [net]
 channels=1

@@ -3,16 +3,10 @@
 # check the accuracy, check that clnet-predict agrees with it, then Ctrl-C and
 # resume, and a diverging run. Usage: train_predict.sh BUILD_DIR SOURCE_DIR
 set -euo pipefail
-build=$1 src=$2
-bin=$build/tools
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-fm=/usr/share/datasets/fashion-mnist
-fail() { echo "FAIL: $*"; exit 1; }
+. "$(dirname "$0")/common.sh"
 
 mkdir -p "$work/data"
-"$bin/clnet-import-idx" -q --fashion --limit 200 "$fm/train-images-idx3-ubyte.gz" \
-    "$fm/train-labels-idx1-ubyte.gz" "$work/data/train"
+import_fashion 200 "$work/data/train"
 "$bin/clnet-import-idx" -q --fashion --limit 100 "$fm/t10k-images-idx3-ubyte.gz" \
     "$fm/t10k-labels-idx1-ubyte.gz" "$work/data/test"
 

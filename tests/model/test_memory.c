@@ -22,14 +22,7 @@ static clnet_ctx *ctx;
 /* No batchnorm, no dropout: a batch of 64 and four accumulated batches of
  * 16 compute the same mean gradient (only the summation order differs).
  * Momentum, weight decay and clipping act on the accumulated gradient. */
-static const char small_cnn[] =
-    "[net]\nchannels=3\nheight=8\nwidth=8\nclasses=5\n"
-    "[conv]\nfilters=6\nkernel=3\npad=1\n"
-    "[relu]\n"
-    "[maxpool]\nkernel=2\nstride=2\n"
-    "[conv]\nfilters=8\nkernel=3\npad=1\nactivation=tanh\n"
-    "[flatten]\n"
-    "[dense]\noutputs=5\n"
+static const char small_cnn[] = CLNET_TEST_SMALL_CNN
     "[train]\nlr=0.05\nmomentum=0.9\nweight_decay=0.0005\nclip_norm=5\n";
 
 static clnet_model *load_text(const char *text, int batch, int recompute)

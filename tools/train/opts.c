@@ -86,8 +86,8 @@ static const char memory_help[] =
     "  --recompute           keep only segment boundaries' activations and\n"
     "                        recompute the rest in backward (same results, less\n"
     "                        memory, about 1/3 more compute)\n"
-    "  --precision P         fp32 | fp16-storage (activations stored as 16-bit\n"
-    "                        floats, fp32 math) | fp16 (needs cl_khr_fp16) (fp32)\n"
+    "  --precision P         fp32; fp16-storage and fp16 are planned (--plan)\n"
+    "                        but refused by this version (fp32)\n"
     "  --plan                print the memory plan under each option and the\n"
     "                        largest batch that fits this device; no training\n"
     "                        (DATA_DIR may be left out)\n";

@@ -60,6 +60,7 @@ int train_plan(train_run *r)
            mib(clnet_ctx_device(r->ctx)->global_mem_bytes));
     printf("%-42s %7s %12s %10s %5s %14s\n", "option", "batch", "activations",
            "total", "fits", "largest batch");
+    char last_refusal[512] = "";
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
         const plan_row *w = &rows[i];
         if (batch % w->accumulate != 0)
@@ -72,7 +73,12 @@ int train_plan(train_run *r)
         snprintf(micro, sizeof micro, w->accumulate > 1 ? "%dx%d" : "%d", ms.batch,
                  w->accumulate);
         if (clnet_model_plan_memory(r->ctx, o->model_path, &ms, &p) != CLNET_OK) {
-            printf("%-42s %7s  not available: %s\n", w->name, micro, clnet_errmsg(r->ctx));
+            /* One refusal repeats for every row with that option: say it once. */
+            const char *why = clnet_errmsg(r->ctx);
+            int seen = strcmp(why, last_refusal) == 0;
+            printf("%-42s %7s  not available%s%s\n", w->name, micro, seen ? " (as above)" : ": ",
+                   seen ? "" : why);
+            snprintf(last_refusal, sizeof last_refusal, "%s", why);
             continue;
         }
         char largest[48];

@@ -20,6 +20,15 @@
 #include <signal.h>
 #include <stdint.h>
 
+#define CLNET_TRAIN_MAX_REPLICAS 64
+
+/* One entry of --device: a selector, and the sub-device when it was
+ * SELECTOR:N (parts N, index k). */
+typedef struct replica_device {
+    char selector[128];
+    int parts, index;
+} replica_device;
+
 typedef struct train_run {
     train_opts opts;
     char command[4096];          /* the command line that started the run
@@ -32,6 +41,13 @@ typedef struct train_run {
     char data_abs[4096], val_abs[4096]; /* the data folders, absolute */
     clnet_ctx *ctx;
     clnet_model *model;
+    /* Several devices (replicas.c): replica 0 is ctx/model. */
+    replica_device devices[CLNET_TRAIN_MAX_REPLICAS];
+    int n_replicas;
+    clnet_ctx *rep_ctx[CLNET_TRAIN_MAX_REPLICAS];
+    clnet_model *rep_model[CLNET_TRAIN_MAX_REPLICAS];
+    clnet_local_group *group;
+    int global_batch;            /* the loader's batch: replicas x model batch */
     clnet_model_settings model_settings; /* how model was loaded */
     clnet_model_info info;
     clnet_train_settings recipe;
@@ -96,6 +112,19 @@ void run_skips(const train_run *r, clnet_skip_stats *out);
 int resume_prepare(train_run *r);
 /* After the data is open: the images must be the run's (count, classes). */
 int resume_check_data(train_run *r);
+
+/* replicas.c. --device's list (n entries, at most cap; -1 after printing
+ * why); the context settings of entry k; the other replicas, after replica
+ * 0 is set up (a copy of its state each); one training step of the global
+ * batch b over all of them; the counters of all (read and reset); and
+ * whether all replicas' parameters are still equal (-1 after printing). */
+int replicas_parse(const char *spec, replica_device *out, int cap);
+void replica_ctx_settings(const train_run *r, int k, clnet_ctx_settings *cs);
+int replicas_open(train_run *r);
+void replicas_close(train_run *r);
+clnet_status replicas_step(train_run *r, const clnet_batch *b, float lr);
+int replicas_read_stats(train_run *r, clnet_stats *out);
+int replicas_check(train_run *r);
 
 /* plan.c: --plan's table for r->opts on r->ctx; the exit status. */
 int train_plan(train_run *r);

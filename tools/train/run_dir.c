@@ -148,7 +148,7 @@ int run_dir_prepare(train_run *r)
              o->val_split > 0 ? (double)o->val_split : 0.0, o->limit, optim[t->optimizer],
              (double)t->lr, (double)t->momentum, t->nesterov, (double)t->weight_decay,
              (double)t->label_smoothing, (double)t->clip_norm, clnet__schedule_name(sc->kind),
-             sc->warmup_epochs, sc->step_epochs, sc->gamma, r->epochs, r->info.batch,
+             sc->warmup_epochs, sc->step_epochs, sc->gamma, r->epochs, r->global_batch,
              o->max_steps, (unsigned long long)o->seed,
              augment_names(r->augment, aug, sizeof aug), o->init ? o->init : "default");
     char mean[128], std[128];
@@ -249,7 +249,7 @@ int run_dir_save(train_run *r, const char *name, uint32_t next_epoch,
     putf(&m, "run.val_split", "%.9g", o->val_split > 0 ? (double)o->val_split : 0.0);
     putf(&m, "run.limit", "%d", o->limit);
     putf(&m, "run.seed", "%llu", (unsigned long long)o->seed);
-    putf(&m, "run.batch_size", "%d", r->info.batch);
+    putf(&m, "run.batch_size", "%d", r->global_batch);
     putf(&m, "run.epochs", "%d", r->epochs);
     putf(&m, "run.lr", "%.9g", (double)r->recipe.lr);
     put(&m, "run.schedule", clnet__schedule_name(sc->kind));

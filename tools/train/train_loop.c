@@ -17,11 +17,8 @@
 static int read_counters(train_run *r, uint64_t step, double epoch_f, float lr)
 {
     clnet_stats s;
-    clnet_status st = clnet_model_read_stats(r->model, &s, 1);
-    if (st != CLNET_OK) {
-        fprintf(stderr, "\nclnet-train: %s\n", clnet_errmsg(r->ctx));
+    if (replicas_read_stats(r, &s) != 0)
         return -1;
-    }
     if (s.nonfinite) {
         char where[256] = "";
         clnet_model_find_nonfinite(r->model, where, sizeof where);
@@ -133,7 +130,7 @@ int train_loop(train_run *r)
         return 1;
     }
     int rc = 0;
-    uint64_t batch_images = (uint64_t)r->info.batch;
+    uint64_t batch_images = (uint64_t)r->global_batch;
     double t_run = progress_now();
     int bench_first = r->opts.bench;
     for (uint32_t epoch = r->start_epoch; epoch < (uint32_t)r->epochs && rc == 0; epoch++) {
@@ -160,11 +157,7 @@ int train_loop(train_run *r)
             uint64_t step = clnet_model_step(r->model);
             lr = clnet__lr_at(&r->schedule, r->recipe.lr, step, r->updates_per_epoch,
                               (uint32_t)r->epochs);
-            st = clnet_model_set_batch(r->model, b->images, b->labels, b->n);
-            if (st == CLNET_OK)
-                st = clnet_model_set_lr(r->model, lr);
-            if (st == CLNET_OK)
-                st = clnet_model_train_step(r->model);
+            st = replicas_step(r, b, lr);
             if (st != CLNET_OK)
                 break;
             done++;
@@ -215,7 +208,7 @@ int train_loop(train_run *r)
         }
         progress_end(&pg);
         if (r->opts.bench && st == CLNET_OK && done > first + BENCH_SKIP)
-            bench_epoch(epoch, done - first - BENCH_SKIP, r->info.batch,
+            bench_epoch(epoch, done - first - BENCH_SKIP, r->global_batch,
                         progress_now() - t_steady);
         if (st != CLNET_OK) {
             fprintf(stderr, "clnet-train: epoch %u: %s\n", epoch + 1, clnet_errmsg(r->ctx));
@@ -231,6 +224,12 @@ int train_loop(train_run *r)
             .images_per_s = secs > 0 ? (double)(done - first) * batch_images / secs : 0,
             .lr = lr,
         };
+        /* Replicas apply the same update to the same parameters: checked
+         * once an epoch (a reduction that lost or reordered data shows). */
+        if (r->n_replicas > 1 && replicas_check(r) != 0) {
+            rc = 1;
+            break;
+        }
         if (validate(r, &row) != 0) {
             rc = 1;
             break;

@@ -109,7 +109,9 @@ static int load_model(train_run *r, int classes)
 {
     clnet_model_settings *ms = &r->model_settings;
     clnet_model_default_settings(ms);
-    ms->batch = r->opts.batch > 0 ? r->opts.batch : 0;
+    /* --batch (or the file's) is the global batch: each replica trains on
+     * its share (r->global_batch set by main). */
+    ms->batch = r->global_batch > 0 ? r->global_batch / r->n_replicas : 0;
     ms->seed = r->opts.seed;
     ms->init = r->opts.init;
     ms->channels = r->opts.in_c;
@@ -205,9 +207,9 @@ static int open_data(train_run *r)
             return fail(r, val_dir, st);
     }
     const clnet_dataset *tr = r->train ? r->train : r->all;
-    if (clnet_dataset_size(tr) < (size_t)r->info.batch) {
+    if (clnet_dataset_size(tr) < (size_t)r->global_batch) {
         fprintf(stderr, "clnet-train: %zu training images is fewer than one batch "
-                        "of %d; use --batch\n", clnet_dataset_size(tr), r->info.batch);
+                        "of %d; use --batch\n", clnet_dataset_size(tr), r->global_batch);
         return -1;
     }
     return 0;
@@ -235,7 +237,7 @@ static int setup_loader(train_run *r)
         }
     }
     clnet_loader_default_settings(&r->loader);
-    r->loader.batch = r->info.batch;
+    r->loader.batch = r->global_batch;
     r->loader.shuffle = 1;
     r->loader.drop_last = 1;
     r->loader.seed = o->seed;
@@ -252,14 +254,14 @@ static int setup_loader(train_run *r)
      * left out, as a last partial batch is (drop_last). --max-steps counts
      * updates. */
     uint64_t k = (uint64_t)r->accumulate;
-    r->updates_per_epoch = clnet_dataset_size(tr) / (size_t)r->info.batch / k;
+    r->updates_per_epoch = clnet_dataset_size(tr) / (size_t)r->global_batch / k;
     if (o->max_steps > 0 && r->updates_per_epoch > (uint64_t)o->max_steps)
         r->updates_per_epoch = (uint64_t)o->max_steps;
     r->steps_per_epoch = r->updates_per_epoch * k;
     if (r->updates_per_epoch == 0) {
         fprintf(stderr, "clnet-train: %zu training images is fewer than one update of "
                         "%d batches of %d; use a smaller --accumulate or --batch\n",
-                clnet_dataset_size(tr), r->accumulate, r->info.batch);
+                clnet_dataset_size(tr), r->accumulate, r->global_batch);
         return -1;
     }
     clnet_status st = clnet__schedule_check(r->ctx, &r->schedule, r->updates_per_epoch,
@@ -273,7 +275,11 @@ static void print_summary(const train_run *r)
     const clnet_train_settings *t = &r->recipe;
     static const char *const optim[] = {"sgd", "adam", "adamw"};
     const clnet_dataset *tr = r->train ? r->train : r->all;
-    printf("device   %s\n", clnet_ctx_device_name(r->ctx));
+    printf("device   %s", clnet_ctx_device_name(r->ctx));
+    if (r->n_replicas > 1)
+        printf(", %d replicas (--device %s), gradients summed across them every update",
+               r->n_replicas, r->opts.device);
+    printf("\n");
     printf("model    %s: %d layers, %zu parameters, input %dx%dx%d, %d classes\n",
            r->opts.model_path, i->layers, i->params, i->channels, i->height, i->width,
            i->classes);
@@ -297,10 +303,13 @@ static void print_summary(const train_run *r)
         printf(" momentum %g%s", (double)t->momentum, t->nesterov ? " nesterov" : "");
     printf(" weight decay %g, %s schedule, %d epoch%s of %llu steps, batch %d",
            (double)t->weight_decay, clnet__schedule_name(r->schedule.kind), r->epochs,
-           r->epochs == 1 ? "" : "s", (unsigned long long)r->updates_per_epoch, i->batch);
+           r->epochs == 1 ? "" : "s", (unsigned long long)r->updates_per_epoch,
+           r->global_batch);
+    if (r->n_replicas > 1)
+        printf(" over %d replicas of %d", r->n_replicas, i->batch);
     if (r->accumulate > 1)
         printf(" x %d accumulated (%d images per update)", r->accumulate,
-               r->accumulate * i->batch);
+               r->accumulate * r->global_batch);
     if (r->augment)
         printf(", augment%s%s%s", r->augment & CLNET_AUG_FLIP ? " flip" : "",
                r->augment & CLNET_AUG_CROP ? " crop" : "",
@@ -317,6 +326,7 @@ static void print_summary(const train_run *r)
 
 static void cleanup(train_run *r)
 {
+    replicas_close(r);
     metrics_log_close(&r->metrics);
     clnet__st_close(r->ckpt);
     eval_result_free(&r->last_eval);
@@ -345,9 +355,12 @@ int main(int argc, char **argv)
     r->argv0 = argv[0];
     r->best_top1 = -1;
     cli_verbosity verb = {r->opts.verbosity};
+    r->n_replicas = replicas_parse(r->opts.device, r->devices, CLNET_TRAIN_MAX_REPLICAS);
+    if (r->n_replicas < 1)
+        return 2;
     clnet_ctx_settings cs;
     clnet_ctx_default_settings(&cs);
-    cs.device = r->opts.device;
+    replica_ctx_settings(r, 0, &cs);
     cs.log = cli_log;
     cs.log_user = &verb;
     cs.log_level = cli_log_level(verb.level);
@@ -372,13 +385,26 @@ int main(int argc, char **argv)
     if (r->opts.save_every < 0)
         r->opts.save_every = 0;
     rc = 1;
+    /* The global batch: --batch, else the model file's (known once loaded). */
+    r->global_batch = r->opts.batch > 0 ? r->opts.batch : 0;
     int loaded = load_model(r, 0) == 0;
+    if (loaded && !r->global_batch) {
+        r->global_batch = r->info.batch;
+        if (r->n_replicas > 1)
+            loaded = load_model(r, 0) == 0;
+    }
+    if (loaded && r->global_batch % r->n_replicas != 0) {
+        fprintf(stderr, "clnet-train: batch %d does not split evenly over %d replicas; "
+                        "use a --batch that is a multiple of %d\n", r->global_batch,
+                r->n_replicas, r->n_replicas);
+        loaded = 0;
+    }
     r->t_model = progress_now();
     if (loaded && (!r->opts.resume || run_dir_restore(r) == 0) && open_data(r) == 0 &&
         (!r->opts.resume || resume_check_data(r) == 0) &&
         (!r->opts.weights || finetune_load_weights(r) == 0) &&
         (!r->opts.freeze || finetune_freeze(r) == 0) && setup_loader(r) == 0 &&
-        run_dir_prepare(r) == 0) {
+        run_dir_prepare(r) == 0 && replicas_open(r) == 0) {
         print_summary(r);
         struct sigaction sa;
         memset(&sa, 0, sizeof sa);

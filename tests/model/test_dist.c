@@ -1,0 +1,207 @@
+/* Data parallel in one process: replicas on sub-devices of this machine's
+ * device (clCreateSubDevices), their gradients summed by a local group,
+ * train as one model on the whole batch; a replica that stops makes the
+ * others fail within the group's timeout instead of hanging. */
+#include "../support.h"
+#include "clnet/clnet.h"
+#include "graph/model_impl.h"
+#include "ocl/ocl.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+enum { GLOBAL = 64, R = 2, SHARD = GLOBAL / R, STEPS = 20, ITEM = 3 * 8 * 8 };
+
+static clnet_ctx *ctx;
+
+/* No batchnorm, no dropout: replicas and one device compute the same
+ * gradient, only summed in another order. */
+static const char small_cnn[] = CLNET_TEST_SMALL_CNN
+    "[train]\nlr=0.05\nmomentum=0.9\nweight_decay=0.0005\n";
+
+static clnet_ctx *sub_ctx(int index)
+{
+    clnet_ctx_settings cs;
+    clnet_ctx_default_settings(&cs);
+    cs.partition = R;
+    cs.partition_index = index;
+    clnet_ctx *c = NULL;
+    clnet_status st = clnet_ctx_create(&c, &cs);
+    ck_assert_msg(st == CLNET_OK, "sub-device %d: %s", index, clnet_errmsg(c));
+    return c;
+}
+
+static clnet_model *load(clnet_ctx *c, int batch)
+{
+    clnet_model_settings ms;
+    clnet_model_default_settings(&ms);
+    ms.batch = batch;
+    ms.seed = 3;
+    clnet_model *m = NULL;
+    clnet_status st = clnet_model_load_string(c, "test", small_cnn, &ms, &m);
+    ck_assert_msg(st == CLNET_OK, "%s", clnet_errmsg(c));
+    return m;
+}
+
+typedef struct replica {
+    clnet_model *m;
+    const float *x;       /* the global batches, STEPS of them */
+    const int32_t *y;
+    int rank, steps;      /* steps < 0: stop before the first (a dead one) */
+    clnet_status st;
+    clnet_local_group *g;
+} replica;
+
+static void *run_replica(void *arg)
+{
+    replica *r = arg;
+    r->st = CLNET_OK;
+    for (int s = 0; s < r->steps && r->st == CLNET_OK; s++) {
+        const float *x = r->x + ((size_t)s * GLOBAL + (size_t)r->rank * SHARD) * ITEM;
+        const int32_t *y = r->y + (size_t)s * GLOBAL + (size_t)r->rank * SHARD;
+        r->st = clnet_model_set_batch(r->m, x, y, SHARD);
+        if (r->st == CLNET_OK)
+            r->st = clnet_model_train_step(r->m);
+    }
+    if (r->st != CLNET_OK)
+        clnet_local_group_abort(r->g);
+    return NULL;
+}
+
+static float *params(clnet_model *m)
+{
+    const clnet__graph *g = m->graph;
+    float *p = malloc(g->params_count * sizeof *p);
+    ck_assert(p);
+    ck_assert_int_eq(clnet__buf_read(m->ctx, g->params_buf, 0,
+                                     g->params_count * sizeof(float), p), CLNET_OK);
+    return p;
+}
+
+START_TEST(two_replicas_equal_one_device)
+{
+    float *x = malloc((size_t)STEPS * GLOBAL * ITEM * sizeof *x);
+    int32_t *y = malloc((size_t)STEPS * GLOBAL * sizeof *y);
+    ck_assert(x && y);
+    clnet_test_rng rng;
+    clnet_test_rng_seed(&rng, 9);
+    for (size_t i = 0; i < (size_t)STEPS * GLOBAL * ITEM; i++)
+        x[i] = clnet_test_uniform(&rng, -1, 1);
+    for (size_t i = 0; i < (size_t)STEPS * GLOBAL; i++)
+        y[i] = (int32_t)clnet_test_uniform(&rng, 0, 5) % 5;
+
+    clnet_model *one = load(ctx, GLOBAL);
+    for (int s = 0; s < STEPS; s++) {
+        ck_assert_int_eq(clnet_model_set_batch(one, x + (size_t)s * GLOBAL * ITEM,
+                                               y + (size_t)s * GLOBAL, GLOBAL), CLNET_OK);
+        ck_assert_msg(clnet_model_train_step(one) == CLNET_OK, "%s", clnet_errmsg(ctx));
+    }
+
+    clnet_local_group *g = NULL;
+    ck_assert_int_eq(clnet_local_group_create(R, 60, &g), CLNET_OK);
+    clnet_ctx *c[R];
+    replica rep[R];
+    pthread_t th[R];
+    for (int r = 0; r < R; r++) {
+        c[r] = sub_ctx(r);
+        rep[r] = (replica){load(c[r], SHARD), x, y, r, STEPS, CLNET_OK, g};
+        clnet_reducer red = clnet_local_group_reducer(g, r);
+        ck_assert_int_eq(clnet_model_set_reducer(rep[r].m, &red), CLNET_OK);
+    }
+    for (int r = 0; r < R; r++)
+        ck_assert_int_eq(pthread_create(&th[r], NULL, run_replica, &rep[r]), 0);
+    for (int r = 0; r < R; r++)
+        pthread_join(th[r], NULL);
+    for (int r = 0; r < R; r++)
+        ck_assert_msg(rep[r].st == CLNET_OK, "replica %d: %s (%s)", r, clnet_errmsg(c[r]),
+                      clnet_local_group_error(g));
+
+    uint64_t h0, h1;
+    ck_assert_int_eq(clnet_model_checksum(rep[0].m, &h0), CLNET_OK);
+    ck_assert_int_eq(clnet_model_checksum(rep[1].m, &h1), CLNET_OK);
+    ck_assert_msg(h0 == h1, "replicas diverged: %016llx vs %016llx",
+                  (unsigned long long)h0, (unsigned long long)h1);
+    float *pa = params(one), *pb = params(rep[0].m);
+    size_t n = one->graph->params_count;
+    double diff = 0, norm = 0;
+    for (size_t i = 0; i < n; i++) {
+        diff += ((double)pa[i] - pb[i]) * ((double)pa[i] - pb[i]);
+        norm += (double)pa[i] * pa[i];
+    }
+    double rel = sqrt(diff / norm);
+    printf("2 replicas x batch %d vs 1 x %d after %d steps: relative difference %.3g\n",
+           SHARD, GLOBAL, STEPS, rel);
+    ck_assert_msg(rel <= 1e-5, "relative difference %g", rel);
+    ck_assert_msg(rel > 0 || n == 0, "bit-identical: the sums were not split?");
+
+    /* A copy of a replica's state is in step with it. */
+    clnet_model *late = load(c[1], SHARD);
+    ck_assert_int_eq(clnet_model_copy_state(late, rep[0].m), CLNET_OK);
+    uint64_t hl;
+    ck_assert_int_eq(clnet_model_checksum(late, &hl), CLNET_OK);
+    ck_assert(hl == h0);
+    ck_assert_int_eq(clnet_model_step(late), STEPS);
+    clnet_model_free(late);
+
+    free(pa);
+    free(pb);
+    for (int r = 0; r < R; r++) {
+        clnet_model_free(rep[r].m);
+        clnet_ctx_free(c[r]);
+    }
+    clnet_local_group_free(g);
+    clnet_model_free(one);
+    free(x);
+    free(y);
+}
+END_TEST
+
+static double now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec + t.tv_nsec * 1e-9;
+}
+
+/* Replica 1 never steps (a dead or hung replica): replica 0's step fails
+ * after the group's timeout with a message, it does not wait forever. */
+START_TEST(a_missing_replica_stops_the_others)
+{
+    float x[SHARD * ITEM] = {0};
+    int32_t y[SHARD] = {0};
+    clnet_local_group *g = NULL;
+    ck_assert_int_eq(clnet_local_group_create(R, 2, &g), CLNET_OK);
+    clnet_model *m = load(ctx, SHARD);
+    clnet_reducer red = clnet_local_group_reducer(g, 0);
+    ck_assert_int_eq(clnet_model_set_reducer(m, &red), CLNET_OK);
+    replica alive = {m, x, y, 0, 1, CLNET_OK, g};
+    double t0 = now();
+    run_replica(&alive);
+    double waited = now() - t0;
+    ck_assert_int_eq(alive.st, CLNET_EINTERRUPTED);
+    ck_assert_msg(strstr(clnet_local_group_error(g), "did not reach"), "%s",
+                  clnet_local_group_error(g));
+    ck_assert_msg(strstr(clnet_errmsg(ctx), "reduction"), "%s", clnet_errmsg(ctx));
+    ck_assert_msg(waited >= 1.5 && waited < 30, "waited %.1f s", waited);
+    clnet_model_free(m);
+    clnet_local_group_free(g);
+}
+END_TEST
+
+int main(void)
+{
+    ctx = clnet_test_ctx();
+    Suite *s = suite_create("dist");
+    TCase *tc = tcase_create("dist");
+    tcase_set_timeout(tc, 600);
+    tcase_add_test(tc, two_replicas_equal_one_device);
+    tcase_add_test(tc, a_missing_replica_stops_the_others);
+    suite_add_tcase(s, tc);
+    int rc = clnet_test_run(s);
+    clnet_ctx_free(ctx);
+    return rc;
+}

@@ -106,11 +106,53 @@ inline float inv_std(float stat, uint flags, float eps)
     return flags & FLAG_EVAL ? 1.0f / sqrt(stat + eps) : stat;
 }
 
+/* Sum over the work-group's channel (p: its first row) of x, or with
+ * centred of (x - mu)^2; every work-item gets the total. */
+inline float channel_sum(global const float *p, uint hw, uint plane, uint end,
+                         int centred, float mu, local float *scratch)
+{
+    float8 acc = 0.0f;
+    float s = 0.0f;
+    for (walk w = walk_start(hw, plane); w.o < end; walk_next(&w)) {
+        uint len = chunk_len(w.j * CHUNK, hw);
+        /* The same expressions as one pass per kernel had, so the sums
+         * round as they did. */
+        if (len == CHUNK) {
+            if (centred) {
+                float8 d = vload8(0, p + w.o) - mu;
+                acc += d * d;
+            } else {
+                acc += vload8(0, p + w.o);
+            }
+        } else {
+            for (uint k = 0; k < len; k++) {
+                if (centred) {
+                    float d = p[w.o + k] - mu;
+                    s += d * d;
+                } else {
+                    s += p[w.o + k];
+                }
+            }
+        }
+    }
+    return group_sum(s + hsum8(acc), scratch);
+}
+
+/* Saves the mean and 1/sqrt(var + eps) (biased var) for the normalisation
+ * and the backward pass; running_var moves towards the unbiased var
+ * (* unbias = M / (M - 1)), as PyTorch does. */
+inline void finish_stats(uint c, float mu, float var, float unbias, float momentum,
+                         float eps, global float *mean, global float *istd,
+                         global float *rmean, global float *rvar)
+{
+    mean[c] = mu;
+    istd[c] = 1.0f / sqrt(var + eps);
+    rmean[c] = (1.0f - momentum) * rmean[c] + momentum * mu;
+    rvar[c] = (1.0f - momentum) * rvar[c] + momentum * var * unbias;
+}
+
 /* Training statistics, one work-group per channel, two passes (mean, then
- * the centred sum of squares: no cancellation when |mean| >> std). Saves the
- * mean and 1/sqrt(var + eps) (biased var) for the normalisation and the
- * backward pass; running_var moves towards the unbiased var (* unbias =
- * M / (M - 1)), as PyTorch does. */
+ * the centred sum of squares: no cancellation when |mean| >> std). */
 kernel void bn_stats(uint hw, uint plane, uint end, float inv_m, float unbias,
                      float momentum, float eps, CTENSOR(x), TENSOR(mean),
                      TENSOR(istd), TENSOR(rmean), TENSOR(rvar),
@@ -118,38 +160,40 @@ kernel void bn_stats(uint hw, uint plane, uint end, float inv_m, float unbias,
 {
     uint c = get_group_id(0);
     global const float *p = AT(x) + c * hw;
-    float8 acc = 0.0f;
-    float s = 0.0f;
-    for (walk w = walk_start(hw, plane); w.o < end; walk_next(&w)) {
-        uint len = chunk_len(w.j * CHUNK, hw);
-        if (len == CHUNK)
-            acc += vload8(0, p + w.o);
-        else
-            for (uint k = 0; k < len; k++)
-                s += p[w.o + k];
-    }
-    float mu = group_sum(s + hsum8(acc), scratch) * inv_m;
-    acc = 0.0f;
-    s = 0.0f;
-    for (walk w = walk_start(hw, plane); w.o < end; walk_next(&w)) {
-        uint len = chunk_len(w.j * CHUNK, hw);
-        if (len == CHUNK) {
-            float8 d = vload8(0, p + w.o) - mu;
-            acc += d * d;
-        } else {
-            for (uint k = 0; k < len; k++) {
-                float d = p[w.o + k] - mu;
-                s += d * d;
-            }
-        }
-    }
-    float var = group_sum(s + hsum8(acc), scratch) * inv_m;
-    if (get_local_id(0) == 0) {
-        AT(mean)[c] = mu;
-        AT(istd)[c] = 1.0f / sqrt(var + eps);
-        AT(rmean)[c] = (1.0f - momentum) * AT(rmean)[c] + momentum * mu;
-        AT(rvar)[c] = (1.0f - momentum) * AT(rvar)[c] + momentum * var * unbias;
-    }
+    float mu = channel_sum(p, hw, plane, end, 0, 0.0f, scratch) * inv_m;
+    float var = channel_sum(p, hw, plane, end, 1, mu, scratch) * inv_m;
+    if (get_local_id(0) == 0)
+        finish_stats(c, mu, var, unbias, momentum, eps, AT(mean), AT(istd), AT(rmean),
+                     AT(rvar));
+}
+
+/* Batch statistics over several replicas (sync batchnorm), the same two
+ * passes with the host summing each pass's per-channel partials across the
+ * replicas in between: pass 0 writes part[c] = sum(x); pass 1, given the
+ * summed sum(x) of every replica in sums[0..C) and inv_m = 1 / (all the
+ * replicas' M), writes part[c] = sum((x - mean)^2) about the global mean. */
+kernel void bn_part(uint hw, uint plane, uint end, uint pass, float inv_m, CTENSOR(x),
+                    CTENSOR(sums), TENSOR(part), local float *scratch)
+{
+    uint c = get_group_id(0);
+    float mu = pass ? AT(sums)[c] * inv_m : 0.0f;
+    float v = channel_sum(AT(x) + c * hw, hw, plane, end, pass, mu, scratch);
+    if (get_local_id(0) == 0)
+        AT(part)[c] = v;
+}
+
+/* From the replicas' summed partials sums[0..C) (sum x) and sums[C..2C)
+ * (centred squares): what bn_stats saves and the running statistics. */
+kernel void bn_finish(uint channels, float inv_m, float unbias, float momentum,
+                      float eps, CTENSOR(sums), TENSOR(mean), TENSOR(istd),
+                      TENSOR(rmean), TENSOR(rvar))
+{
+    uint c = get_global_id(0);
+    if (c >= channels)
+        return;
+    float mu = AT(sums)[c] * inv_m;
+    finish_stats(c, mu, AT(sums)[channels + c] * inv_m, unbias, momentum, eps, AT(mean),
+                 AT(istd), AT(rmean), AT(rvar));
 }
 
 /* y = (x - mean) * istd * gamma + beta over one chunk. Centring first keeps

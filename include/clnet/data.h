@@ -221,6 +221,15 @@ typedef struct clnet_loader_settings {
     size_t cache_budget_bytes;   /* AUTO: cache when that fits; default (and
                                     0) a quarter of physical memory */
     int prefetch;                /* batches prepared ahead (default 3) */
+    /* Data parallel over processes: each batch of `batch` positions of the
+     * epoch's order is cut into `shards` equal parts, and this loader yields
+     * part `shard` only (batch / shards images; clnet_batch.index stays the
+     * batch number), so the loaders of all shards, each with the same seed,
+     * use every image of the epoch once between them. 0 or 1: no cut. Needs
+     * drop_last and a batch that is a multiple of shards. A file that fails
+     * to decode is replaced, as always, by the next readable one of the
+     * order, which another shard may use too. */
+    int shards, shard;
 } clnet_loader_settings;
 
 /* batch 64, shuffle on, seed 1, threads 0 (= online cores), no

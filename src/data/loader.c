@@ -47,6 +47,7 @@ struct clnet_loader {
     clnet__pixels px;
     uint32_t *order;
 
+    int shards;                /* s.shards, 1 for 0 */
     slot *slots;
     int nslots;
     worker *workers;
@@ -166,9 +167,10 @@ static void fill_batch(worker *wk, uint64_t b, unsigned gen)
 {
     clnet_loader *ld = wk->ld;
     slot *sl = &ld->slots[b % (uint64_t)ld->nslots];
-    uint64_t first = b * (uint64_t)ld->s.batch;
+    int part = ld->s.batch / ld->shards; /* this shard's share of a batch */
+    uint64_t first = b * (uint64_t)ld->s.batch + (uint64_t)ld->s.shard * (uint64_t)part;
     uint64_t left = ld->ds->n - first;
-    int n = left < (uint64_t)ld->s.batch ? (int)left : ld->s.batch;
+    int n = left < (uint64_t)part ? (int)left : part;
     sl->status = CLNET_OK;
     for (int i = 0; i < n; i++) {
         if (atomic_load_explicit(&ld->gen, memory_order_relaxed) != gen)
@@ -227,6 +229,15 @@ static clnet_status check_settings(clnet_ctx *ctx, const clnet_dataset *ds,
     if (s->cache != CLNET_CACHE_AUTO && s->cache != CLNET_CACHE_ON &&
         s->cache != CLNET_CACHE_OFF)
         return clnet__fail(ctx, CLNET_EINVAL, "unknown cache mode %d", (int)s->cache);
+    if (s->shards > 1 && (!s->drop_last || s->batch % s->shards != 0 || s->shard < 0 ||
+                          s->shard >= s->shards))
+        return clnet__fail(ctx, CLNET_EINVAL,
+                           "loader shard %d of %d at batch %d: needs drop_last, a batch "
+                           "that is a multiple of the shard count and 0 <= shard < "
+                           "shards", s->shard, s->shards, s->batch);
+    if (s->shards < 0 || (s->shards <= 1 && s->shard != 0))
+        return clnet__fail(ctx, CLNET_EINVAL, "loader shard %d of %d: no such shard",
+                           s->shard, s->shards);
     if (ds->n > UINT32_MAX)
         return clnet__fail(ctx, CLNET_EINVAL, "dataset of %zu images: at most 2^32",
                            ds->n);
@@ -245,7 +256,7 @@ static void *aligned(size_t bytes)
 
 static clnet_status alloc_buffers(clnet_loader *ld, const clnet_loader_settings *s)
 {
-    size_t item = ld->px.item, b = (size_t)ld->s.batch;
+    size_t item = ld->px.item, b = (size_t)(ld->s.batch / ld->shards);
     ld->order = malloc((ld->ds->n ? ld->ds->n : 1) * sizeof *ld->order);
     ld->slots = calloc((size_t)ld->nslots, sizeof *ld->slots);
     ld->workers = calloc((size_t)ld->nworkers, sizeof *ld->workers);
@@ -311,6 +322,7 @@ clnet_status clnet_loader_create(clnet_ctx *ctx, const clnet_dataset *ds,
     ld->ds = ds;
     ld->s = *s;
     ld->s.mean = ld->s.std = NULL; /* borrowed during create: see scale */
+    ld->shards = s->shards > 1 ? s->shards : 1;
     ld->c = ds->s.channels;
     ld->h = ds->s.height;
     ld->w = ds->s.width;

@@ -8,7 +8,28 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <xxhash.h>
+
+/* Sync batchnorm's sums (graph.h): a handful of floats per call, through
+ * the host as the gradients go. */
+static clnet_status sync_sum(void *user, clnet__tensor t, size_t n)
+{
+    clnet_model *m = user;
+    float buf[512], *host = n <= 512 ? buf : malloc(n * sizeof(float));
+    if (!host)
+        return clnet__fail(m->ctx, CLNET_ENOMEM, "out of host memory");
+    clnet_status st = clnet__buf_read(m->ctx, t.buf, t.off * sizeof(float),
+                                      n * sizeof(float), host);
+    if (st == CLNET_OK && (st = m->reducer.allreduce(m->reducer.user, host, n)) != CLNET_OK)
+        st = clnet__fail(m->ctx, st, "the batchnorm statistics' sum across %d replicas "
+                         "failed (%s)", m->reducer.replicas, clnet_strerror(st));
+    if (st == CLNET_OK)
+        st = clnet__buf_write(m->ctx, t.buf, t.off * sizeof(float), n * sizeof(float), host);
+    if (host != buf)
+        free(host);
+    return st;
+}
 
 clnet_status clnet_model_set_reducer(clnet_model *m, const clnet_reducer *r)
 {
@@ -20,11 +41,20 @@ clnet_status clnet_model_set_reducer(clnet_model *m, const clnet_reducer *r)
     if (r && (!r->allreduce || r->replicas < 1))
         return clnet__fail(m->ctx, CLNET_EINVAL, "reducer without allreduce or with %d "
                            "replicas", r->replicas);
+    clnet__buckets_free(m->buckets);
+    m->buckets = NULL;
     free(m->reduce_host);
     m->reduce_host = NULL;
     memset(&m->reducer, 0, sizeof m->reducer);
+    memset(&m->graph->sync, 0, sizeof m->graph->sync);
     if (r)
         m->reducer = *r;
+    if (r && r->sync_batchnorm) {
+        m->graph->sync = (clnet__sync){sync_sum, m, r->replicas};
+        m->reducer.bucket_bytes = 0; /* its sums interleave with backward */
+    }
+    if (m->reducer.bucket_bytes && m->graph->params_count && m->settings.training)
+        return clnet__buckets_create(m, m->reducer.bucket_bytes, &m->buckets);
     return CLNET_OK;
 }
 
@@ -33,6 +63,30 @@ int clnet__model_replicas(const clnet_model *m)
     return m->reducer.allreduce ? m->reducer.replicas : 1;
 }
 
+static double now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+void clnet__reduce_stats_add(clnet_model *m, int sums, double busy, double exposed)
+{
+    m->reduce_stats.updates++;
+    m->reduce_stats.sums += (uint64_t)sums;
+    m->reduce_stats.seconds += busy;
+    m->reduce_stats.exposed_seconds += exposed;
+}
+
+clnet_status clnet_model_reduce_stats(const clnet_model *m, clnet_reduce_stats *out)
+{
+    if (!m || !out)
+        return CLNET_EINVAL;
+    *out = m->reduce_stats;
+    return CLNET_OK;
+}
+
+/* One sum of all the gradients after backward (no buckets). */
 clnet_status clnet__model_reduce(clnet_model *m)
 {
     const clnet__graph *g = m->graph;
@@ -42,12 +96,19 @@ clnet_status clnet__model_reduce(clnet_model *m)
     if (!m->reduce_host && !(m->reduce_host = malloc(bytes)))
         return clnet__fail(m->ctx, CLNET_ENOMEM, "out of host memory");
     /* Through host memory: what MPI and threads can both read. */
-    clnet_status st = clnet__buf_read(m->ctx, g->grads_buf, 0, bytes, m->reduce_host);
+    clnet_status st = clnet__finish(m->ctx);
+    double t0 = now(), t1 = t0;
     if (st == CLNET_OK)
+        st = clnet__buf_read(m->ctx, g->grads_buf, 0, bytes, m->reduce_host);
+    if (st == CLNET_OK) {
+        t1 = now();
         st = m->reducer.allreduce(m->reducer.user, m->reduce_host, g->params_count);
+    }
     if (st != CLNET_OK)
         return clnet__fail(m->ctx, st, "the gradient reduction across %d replicas "
                            "failed (%s)", m->reducer.replicas, clnet_strerror(st));
+    double t2 = now();
+    clnet__reduce_stats_add(m, 1, t2 - t1, t2 - t0);
     return clnet__buf_write(m->ctx, g->grads_buf, 0, bytes, m->reduce_host);
 }
 
@@ -69,7 +130,8 @@ clnet_status clnet_model_checksum(clnet_model *m, uint64_t *out)
     const clnet__graph *g = m->graph;
     float *p = NULL, *s = NULL;
     clnet_status st = read_all(m->ctx, g->params_buf, g->params_count, &p);
-    if (st == CLNET_OK)
+    /* Running statistics agree only when batchnorm is synchronised. */
+    if (st == CLNET_OK && g->sync.sum)
         st = read_all(m->ctx, g->state_buf, g->state_count, &s);
     if (st == CLNET_OK) {
         XXH64_hash_t h = XXH64(p, p ? g->params_count * sizeof(float) : 0, 0);

@@ -31,6 +31,7 @@ static clnet__op_io layer_io(const clnet__graph *g, int i, int training,
             io.in[k] = g->input;
     io.training = training && !(g->layers[i].frozen && l->plan.n_state > 0);
     io.seed = layer_seed(step_seed, i);
+    io.sync = g->sync.sum ? &g->sync : NULL;
     return io;
 }
 
@@ -180,8 +181,11 @@ clnet_status clnet__graph_backward(clnet__graph *g, uint64_t step_seed,
         if (s < g->n_segments - 1 && wanted)
             for (int i = first; i <= last && st == CLNET_OK; i++)
                 st = forward_layer(g, i, 1, step_seed, 1);
-        for (int j = last; j >= first && st == CLNET_OK; j--)
+        for (int j = last; j >= first && st == CLNET_OK; j--) {
             st = backward_layer(g, j, step_seed);
+            if (st == CLNET_OK && g->after_backward)
+                st = g->after_backward(g->after_backward_user, j);
+        }
     }
     /* The caller's optimizer update follows. */
     clnet__prof_mark(g->ctx, CLNET__PROF_UPDATE, -1);

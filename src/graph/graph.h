@@ -72,6 +72,13 @@ typedef struct clnet__graph {
     clnet__tensor stats;             /* CLNET__STAT_COUNT accumulators */
     clnet__tensor xent_work;
     clnet__buf *io_buf;              /* input, labels, stats, xent work */
+    /* Sync batchnorm across replicas (the model's reducer asks for it):
+     * sync.sum NULL when off. */
+    clnet__sync sync;
+    /* Called after each layer's backward is enqueued, layers in decreasing
+     * order (gradient buckets, src/dist/buckets.c); NULL: none. */
+    clnet_status (*after_backward)(void *user, int layer);
+    void *after_backward_user;
 } clnet__graph;
 
 /* Recompute segments (recompute.c): the last layer of each segment into

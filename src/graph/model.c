@@ -70,6 +70,7 @@ static clnet_status model_create(clnet_ctx *ctx, clnet__model_desc *desc,
     m->settings = *s;
     clnet__model_recipe(desc, &m->recipe);
     memory_options(desc, s);
+    clnet__model_drop_idle_recompute(ctx, desc, s->training, &m->recipe);
     clnet_status st = precision_check(ctx, s);
     if (st == CLNET_OK)
         st = clnet__model_check_memory(ctx, desc, s->training, &m->recipe);
@@ -295,6 +296,7 @@ void clnet_model_free(clnet_model *m)
     clnet__graph_free(m->graph);
     clnet__model_desc_free(m->desc);
     clnet__model_meta_clear(m);
+    clnet__buckets_free(m->buckets);
     free(m->reduce_host);
     free(m);
 }

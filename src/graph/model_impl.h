@@ -47,12 +47,26 @@ struct clnet_model {
      * of the gradients. */
     clnet_reducer reducer;
     float *reduce_host;
+    struct clnet__buckets *buckets; /* reducer.bucket_bytes > 0 */
+    clnet_reduce_stats reduce_stats;
 };
 
 /* Replicas the reducer spans (1 without one), and the reduction of the
  * parameter gradients before an update (src/dist/replica.c). */
 int clnet__model_replicas(const clnet_model *m);
 clnet_status clnet__model_reduce(clnet_model *m);
+void clnet__reduce_stats_add(clnet_model *m, int sums, double busy, double exposed);
+
+/* Gradient buckets (src/dist/buckets.c): the reduction overlapped with
+ * backward. begin before the update's backward (it hooks the graph), then
+ * finish with backward's status: it waits for every bucket's sum and
+ * writes the sums back. */
+typedef struct clnet__buckets clnet__buckets;
+clnet_status clnet__buckets_create(clnet_model *m, size_t bucket_bytes,
+                                   clnet__buckets **out);
+void clnet__buckets_free(clnet__buckets *b);
+void clnet__buckets_begin(clnet__buckets *b);
+clnet_status clnet__buckets_finish(clnet__buckets *b, clnet_status backward_st);
 
 clnet_status clnet__model_optim_create(clnet_model *m);
 void clnet__model_optim_free(clnet_model *m);
@@ -75,6 +89,11 @@ clnet_status clnet__model_frozen_parse(const clnet_model *m, const char *list,
 clnet_status clnet__model_frozen_apply(clnet_model *m, const unsigned char *flags);
 /* Frees the metadata of the last checkpoint loaded (model.c). */
 void clnet__model_meta_clear(clnet_model *m);
+/* Turns recompute off (with an info log) where its plan holds no less
+ * activation memory than without: it would cost time and save nothing
+ * (the peak lies inside one segment, as in a small CNN). */
+void clnet__model_drop_idle_recompute(clnet_ctx *ctx, clnet__model_desc *desc, int training,
+                                      const clnet_train_settings *recipe);
 /* Refuses (CLNET_ENOMEM, with the bytes needed, the bytes the device has
  * and a batch size that fits) a description that cannot fit the device
  * with this recipe, before anything is allocated. */

@@ -134,6 +134,25 @@ static void options_that_fit(clnet_ctx *ctx, clnet__model_desc *d, int training,
         }
 }
 
+void clnet__model_drop_idle_recompute(clnet_ctx *ctx, clnet__model_desc *desc, int training,
+                                      const clnet_train_settings *recipe)
+{
+    if (!desc->recompute || !training)
+        return;
+    need with, without;
+    desc->recompute = 0;
+    if (need_of(ctx, desc, training, recipe, &without) != CLNET_OK)
+        return; /* the caller's check reports it */
+    desc->recompute = 1;
+    if (need_of(ctx, desc, training, recipe, &with) != CLNET_OK ||
+        with.g.device_arena < without.g.device_arena)
+        return;
+    desc->recompute = 0;
+    clnet__log(ctx, CLNET_LOG_INFO, "%s: recompute would save no memory here (%.1f MiB of "
+               "activations either way: the peak is in one segment), so it is off",
+               desc->source, mib(without.g.device_arena));
+}
+
 clnet_status clnet__model_check_memory(clnet_ctx *ctx, clnet__model_desc *desc,
                                        int training,
                                        const clnet_train_settings *recipe)

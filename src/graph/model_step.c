@@ -124,9 +124,15 @@ clnet_status clnet_model_train_step(clnet_model *m)
     if (st == CLNET_OK)
         st = clnet__graph_loss(m->graph, m->batch_n, m->recipe.label_smoothing,
                                grad_scale);
+    /* With buckets the last micro-batch's backward sums as it goes. */
+    clnet__buckets *buckets = update && st == CLNET_OK ? m->buckets : NULL;
+    if (buckets)
+        clnet__buckets_begin(buckets);
     if (st == CLNET_OK)
         st = clnet__graph_backward(m->graph, seed, m->micro > 0);
-    if (st == CLNET_OK && update)
+    if (buckets)
+        st = clnet__buckets_finish(buckets, st);
+    else if (st == CLNET_OK && update)
         st = clnet__model_reduce(m);
     if (st == CLNET_OK && update)
         st = clnet__model_optim_step(m);

@@ -153,6 +153,17 @@ long clnet__driver_cache_entries(const clnet_ctx *ctx);
 typedef struct clnet__marker { cl_event ev; } clnet__marker;
 clnet_status clnet__marker_record(clnet_ctx *ctx, clnet__marker *m);
 void clnet__marker_clear(clnet__marker *m);
+/* Waits for the work enqueued before marker m (and releases it). */
+clnet_status clnet__marker_wait(clnet_ctx *ctx, clnet__marker *m);
+/* Non-blocking read on the compute queue, after the work enqueued before
+ * it, flushed; dst must stay valid until the read is waited for with
+ * clnet__transfer_wait. */
+clnet_status clnet__download_start(clnet_ctx *ctx, const clnet__buf *b,
+                                   size_t off_bytes, size_t bytes, void *dst,
+                                   clnet__upload *done);
+/* Waits for an upload or download and releases it; for any thread (it
+ * leaves the context's error message alone: the caller reports). */
+clnet_status clnet__transfer_wait(clnet__upload *t);
 /* clnet__upload_start that first waits (on the device) for marker m. */
 clnet_status clnet__upload_after(clnet_ctx *ctx, clnet__buf *b,
                                  size_t off_bytes, size_t bytes,

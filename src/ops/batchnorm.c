@@ -263,6 +263,43 @@ static bn_geom geom_of(clnet__shape s)
     return g;
 }
 
+/* Sync batchnorm's statistics: bn_stats' two passes with the replicas'
+ * per-channel partials summed after each (in io->work: sum(x) in [0, C),
+ * the centred squares in [C, 2C)), then bn_finish. */
+static clnet_status bn_sync_stats(clnet_ctx *ctx, const bn_params *b, const bn_geom *g,
+                                  const clnet__op_io *io, clnet__tensor mean,
+                                  clnet__tensor istd)
+{
+    const clnet__sync *sy = io->sync;
+    size_t m = g->m * (size_t)sy->replicas;
+    clnet__tensor sums = io->work, part[2] = {io->work, io->work};
+    part[1].off += g->channels;
+    clnet__kernel *k = NULL;
+    size_t global, l;
+    clnet_status st = reduce_kernel(ctx, "bn_part", g->channels, &k, &global, &l);
+    for (unsigned pass = 0; pass < 2 && st == CLNET_OK; pass++) {
+        st = CLNET__LAUNCH(ctx, k, 1, &global, &l, CLNET_ARG_U32(g->hw),
+                           CLNET_ARG_U32(g->plane), CLNET_ARG_U32(g->end),
+                           CLNET_ARG_U32(pass), CLNET_ARG_F32(1.0 / (double)m),
+                           CLNET_ARG_T(io->in[0]), CLNET_ARG_T(sums),
+                           CLNET_ARG_T(part[pass]), CLNET_ARG_LOCAL(l * sizeof(float)));
+        if (st == CLNET_OK)
+            st = sy->sum(sy->user, part[pass], g->channels);
+    }
+    clnet__kernel *fk = NULL;
+    if (st == CLNET_OK)
+        st = clnet__kernel_get(ctx, "batchnorm", NULL, "bn_finish", &fk);
+    if (st != CLNET_OK)
+        return st;
+    size_t n = g->channels;
+    return CLNET__LAUNCH(ctx, fk, 1, &n, NULL, CLNET_ARG_U32(g->channels),
+                         CLNET_ARG_F32(1.0 / (double)m),
+                         CLNET_ARG_F32((double)m / (double)(m - 1)),
+                         CLNET_ARG_F32(b->momentum), CLNET_ARG_F32(b->eps),
+                         CLNET_ARG_T(sums), CLNET_ARG_T(mean), CLNET_ARG_T(istd),
+                         CLNET_ARG_T(io->state[0]), CLNET_ARG_T(io->state[1]));
+}
+
 static clnet_status bn_forward(clnet_ctx *ctx, const void *p,
                                const clnet__op_io *io)
 {
@@ -287,7 +324,11 @@ static clnet_status bn_forward(clnet_ctx *ctx, const void *p,
     }
     /* A replay (recompute) normalises with the batch statistics the first
      * forward saved, and must not move the running ones twice. */
-    if (io->training && !io->replay) {
+    if (io->training && !io->replay && io->sync) {
+        if (!io->work.buf)
+            return clnet__fail(ctx, CLNET_EINTERNAL, "batchnorm: sync without scratch");
+        st = bn_sync_stats(ctx, b, &g, io, mean, stat);
+    } else if (io->training && !io->replay) {
         size_t global, l;
         st = reduce_kernel(ctx, "bn_stats", g.channels, &k, &global, &l);
         if (st != CLNET_OK)
@@ -364,13 +405,21 @@ static clnet_status bn_backward(clnet_ctx *ctx, const void *p,
     }
     if (st != CLNET_OK || !want_dx)
         return st;
-    st = clnet__kernel_get(ctx, "batchnorm", NULL, "bn_dx", &k);
+    /* Sync batchnorm: dx needs the sums over every replica's batch (dgamma
+     * and dbeta took this replica's share: the gradient sum adds the rest). */
+    size_t m = g.m;
+    if (io->training && io->sync) {
+        st = io->sync->sum(io->sync->user, sums, 2 * (size_t)g.channels);
+        m *= (size_t)io->sync->replicas;
+    }
+    if (st == CLNET_OK)
+        st = clnet__kernel_get(ctx, "batchnorm", NULL, "bn_dx", &k);
     if (st != CLNET_OK)
         return st;
     size_t global[2] = {g.chunks, g.rows};
     return CLNET__LAUNCH(ctx, k, 2, global, NULL, CLNET_ARG_U32(g.hw),
                          CLNET_ARG_U32(g.channels), CLNET_ARG_U32(flags),
-                         CLNET_ARG_F32(b->eps), CLNET_ARG_F32(1.0 / (double)g.m),
+                         CLNET_ARG_F32(b->eps), CLNET_ARG_F32(1.0 / (double)m),
                          CLNET_ARG_T(io->in[0]), CLNET_ARG_T(io->dout),
                          CLNET_ARG_T(relu_out), CLNET_ARG_T(mean),
                          CLNET_ARG_T(stat), CLNET_ARG_T(gamma), CLNET_ARG_T(sums),

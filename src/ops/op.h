@@ -83,6 +83,16 @@ typedef struct clnet__op_plan {
     double flops_forward;                       /* multiply-adds count 2 */
 } clnet__op_plan;
 
+/* Sync batchnorm (include/clnet/dist.h, clnet_reducer.sync_batchnorm):
+ * sums n floats of t in place across the replicas of a data-parallel run
+ * (through the host: it waits for the device), and how many replicas there
+ * are, each with a batch of the same size. */
+typedef struct clnet__sync {
+    clnet_status (*sum)(void *user, clnet__tensor t, size_t n);
+    void *user;
+    int replicas;
+} clnet__sync;
+
 /* Everything a device forward/backward touches. Unused tensors are {0}. */
 typedef struct clnet__op_io {
     int n_in;
@@ -108,6 +118,9 @@ typedef struct clnet__op_io {
      * statistics) alone; an op with replay_reads_saved may skip recomputing
      * its saved tensors, which then outlive the first forward. */
     int replay;
+    /* Training batch statistics summed over replicas (clnet__sync); NULL:
+     * this replica's batch alone. */
+    const clnet__sync *sync;
 } clnet__op_io;
 
 /* The same for the host reference: plain float arrays. */

@@ -1,5 +1,5 @@
 /* The batch loader: batches independent of thread count and cache, exact
- * resume, epoch permutations, normalisation, augmentation geometry,
+ * resume, epoch permutations, shards, normalisation, augmentation geometry,
  * shutdown mid-epoch, statistics. */
 #include "fixture.h"
 #include "../support.h"
@@ -194,6 +194,62 @@ START_TEST(epochs_are_permutations)
     for (int b = 0; b < ra.nb; b++)
         for (int i = 0; i < 7; i++)
             ck_assert_uint_eq(ra.indices[b][i], (uint32_t)(b * 7 + i));
+}
+END_TEST
+
+/* Data parallel over processes: with 2 and 3 shards, shard k's batch b is
+ * part k of the unsharded loader's batch b (same images, labels and
+ * augmented pixels), so over an epoch every image is used exactly once
+ * across the shards; resuming a shard mid-epoch gives the rest. */
+START_TEST(shards_split_each_batch)
+{
+    clnet_loader_settings ls = base_settings();
+    ls.batch = 6; /* 60 images: 10 full batches, a multiple of 2 and 3 */
+    ls.drop_last = 1;
+    ls.threads = 2;
+    record_with(&ls, 2, 0, &ra);
+    ck_assert_int_eq(ra.nb, 10);
+    static epoch_rec rs;
+    for (int shards = 2; shards <= 3; shards++) {
+        int part = ls.batch / shards, seen[N] = {0};
+        for (int k = 0; k < shards; k++) {
+            clnet_loader_settings sh = ls;
+            sh.shards = shards;
+            sh.shard = k;
+            record_with(&sh, 2, 0, &rb);
+            ck_assert_int_eq(rb.nb, ra.nb);
+            for (int b = 0; b < rb.nb; b++) {
+                ck_assert_int_eq(rb.n[b], part);
+                ck_assert_uint_eq(rb.index[b], ra.index[b]);
+                size_t at = (size_t)k * part;
+                ck_assert(memcmp(rb.indices[b], ra.indices[b] + at,
+                                 part * sizeof(uint32_t)) == 0);
+                ck_assert(memcmp(rb.labels[b], ra.labels[b] + at,
+                                 part * sizeof(int32_t)) == 0);
+                ck_assert(memcmp(rb.images[b], ra.images[b] + at * C * H * W,
+                                 part * C * H * W * sizeof(float)) == 0);
+                for (int i = 0; i < part; i++)
+                    seen[rb.indices[b][i]]++;
+            }
+            record_with(&sh, 2, 7, &rs);
+            assert_same(&rb, 7, &rs);
+        }
+        for (int i = 0; i < N; i++)
+            ck_assert_msg(seen[i] == 1, "%d shards: image %d used %d times", shards, i,
+                          seen[i]);
+    }
+    /* Shards that cannot cut the batch evenly, or without drop_last. */
+    clnet_loader *ld = NULL;
+    clnet_loader_settings bad = ls;
+    bad.shards = 4;
+    ck_assert_int_eq(clnet_loader_create(fx_c, ds, &bad, &ld), CLNET_EINVAL);
+    bad.shards = 2;
+    bad.drop_last = 0;
+    ck_assert_int_eq(clnet_loader_create(fx_c, ds, &bad, &ld), CLNET_EINVAL);
+    bad.drop_last = 1;
+    bad.shard = 2;
+    ck_assert_int_eq(clnet_loader_create(fx_c, ds, &bad, &ld), CLNET_EINVAL);
+    ck_assert_ptr_null(ld);
 }
 END_TEST
 
@@ -403,6 +459,7 @@ int main(void)
     tcase_add_test(tc, same_batches_any_threads_and_cache);
     tcase_add_test(tc, resume_mid_epoch);
     tcase_add_test(tc, epochs_are_permutations);
+    tcase_add_test(tc, shards_split_each_batch);
     tcase_add_test(tc, normalisation);
     tcase_add_test(tc, augment_geometry);
     tcase_add_test(tc, free_mid_epoch);

@@ -3,8 +3,8 @@
 # into two sub-devices, one replica each, each on half of the global batch)
 # ends with the parameters of a one-device run of the same command, within
 # 1e-5 relative (only the order of the gradient sums differs), on a model
-# without batchnorm or dropout; and a run resumes its checkpoint on another
-# number of replicas. Smooth activations and average pooling: with relu and
+# without batchnorm or dropout, and on one with batchnorm under --sync-bn;
+# and a run resumes its checkpoint on another number of replicas. Smooth activations and average pooling: with relu and
 # max pooling, Fashion-MNIST's black backgrounds give exact ties that a
 # last-bit difference decides, and a tie decided otherwise moves a whole
 # gradient, not a rounding error.
@@ -14,44 +14,12 @@ set -euo pipefail
 py=/usr/bin/python3
 
 import_fashion 40 "$work/data"
-cat > "$work/tiny.cfg" <<'CFG'
-[net]
-channels=1
-height=28
-width=28
-classes=10
-batch=32
 
-[conv]
-filters=8
-kernel=3
-pad=1
-activation=tanh
-
-[avgpool]
-kernel=2
-
-[conv]
-filters=8
-kernel=3
-pad=1
-activation=tanh
-
-[flatten]
-
-[dense]
-outputs=10
-
-[train]
-lr=0.05
-momentum=0.9
-weight_decay=0.0005
-CFG
-
+cfg=$src/tests/e2e/tiny_tanh.cfg
 run() { # OUT_DIR [flags...]
     local out=$1
     shift
-    "$train" -q --epochs 2 --seed 3 --out "$out" "$@" "$work/tiny.cfg" "$work/data" \
+    "$train" -q --epochs 2 --seed 3 --out "$out" "$@" "$cfg" "$work/data" \
         > "$out.log" 2>&1 || { cat "$out.log"; fail "clnet-train $*"; }
 }
 
@@ -68,8 +36,15 @@ run "$work/one3" --epochs 3
 "$py" "$src/tests/e2e/compare_params.py" "$work/two/last.safetensors" \
     "$work/one3/last.safetensors" 1e-5 || fail "resumed on 1 device vs 3 epochs on 1"
 
+# With batchnorm, --sync-bn normalises over the global batch: as one device.
+cfg=$src/tests/e2e/tiny_bn.cfg
+run "$work/one_bn"
+run "$work/two_bn" --device 0:2 --sync-bn
+"$py" "$src/tests/e2e/compare_params.py" "$work/two_bn/last.safetensors" \
+    "$work/one_bn/last.safetensors" 1e-5 || fail "2 replicas with --sync-bn vs 1 device"
+
 # A batch that does not split over the replicas is refused, naming it.
-if "$train" -q --device 0:2 --batch 33 --out "$work/odd" "$work/tiny.cfg" "$work/data" \
+if "$train" -q --device 0:2 --batch 33 --out "$work/odd" "$cfg" "$work/data" \
     > "$work/odd.log" 2>&1; then fail "batch 33 over 2 replicas accepted"; fi
 grep -q "does not split evenly over 2 replicas" "$work/odd.log" || { cat "$work/odd.log"; fail "odd batch message"; }
-echo "replicas: 2 sub-devices match one device; resumed on 1 device; odd batch refused"
+echo "replicas: 2 sub-devices match one device, with --sync-bn too; resumed on 1 device; odd batch refused"

@@ -23,6 +23,19 @@ static clnet_ctx *ctx;
 static const char small_cnn[] = CLNET_TEST_SMALL_CNN
     "[train]\nlr=0.05\nmomentum=0.9\nweight_decay=0.0005\n";
 
+/* The same with batchnorm (affine, fused relu, and one without affine). */
+static const char bn_cnn[] =
+    "[net]\nchannels=3\nheight=8\nwidth=8\nclasses=5\n"
+    "[conv]\nfilters=6\nkernel=3\npad=1\nbias=0\n"
+    "[batchnorm]\n"
+    "[relu]\n"
+    "[maxpool]\nkernel=2\nstride=2\n"
+    "[conv]\nfilters=8\nkernel=3\npad=1\n"
+    "[batchnorm]\naffine=0\n"
+    "[flatten]\n"
+    "[dense]\noutputs=5\n"
+    "[train]\nlr=0.05\nmomentum=0.9\nweight_decay=0.0005\n";
+
 static clnet_ctx *sub_ctx(int index)
 {
     clnet_ctx_settings cs;
@@ -35,18 +48,17 @@ static clnet_ctx *sub_ctx(int index)
     return c;
 }
 
-static clnet_model *load(clnet_ctx *c, int batch)
+static clnet_model *load(clnet_ctx *c, const char *text, int batch)
 {
     clnet_model_settings ms;
     clnet_model_default_settings(&ms);
     ms.batch = batch;
     ms.seed = 3;
     clnet_model *m = NULL;
-    clnet_status st = clnet_model_load_string(c, "test", small_cnn, &ms, &m);
+    clnet_status st = clnet_model_load_string(c, "test", text, &ms, &m);
     ck_assert_msg(st == CLNET_OK, "%s", clnet_errmsg(c));
     return m;
 }
-
 typedef struct replica {
     clnet_model *m;
     const float *x;       /* the global batches, STEPS of them */
@@ -82,7 +94,14 @@ static float *params(clnet_model *m)
     return p;
 }
 
-START_TEST(two_replicas_equal_one_device)
+/* Trains `text` STEPS steps on one device at batch GLOBAL and on R
+ * sub-device replicas at SHARD each (sync: sync batchnorm; bucket: their
+ * bucket_bytes), from the same initial parameters and data; checks the
+ * replicas stayed identical and a copy of one is in step with it; the
+ * parameters' relative difference, and replica 0's checksum and reduction
+ * statistics in *sum and *rs. */
+static double replicas_vs_one(const char *text, int sync, size_t bucket, uint64_t *sum,
+                              clnet_reduce_stats *rs)
 {
     float *x = malloc((size_t)STEPS * GLOBAL * ITEM * sizeof *x);
     int32_t *y = malloc((size_t)STEPS * GLOBAL * sizeof *y);
@@ -94,7 +113,7 @@ START_TEST(two_replicas_equal_one_device)
     for (size_t i = 0; i < (size_t)STEPS * GLOBAL; i++)
         y[i] = (int32_t)clnet_test_uniform(&rng, 0, 5) % 5;
 
-    clnet_model *one = load(ctx, GLOBAL);
+    clnet_model *one = load(ctx, text, GLOBAL);
     for (int s = 0; s < STEPS; s++) {
         ck_assert_int_eq(clnet_model_set_batch(one, x + (size_t)s * GLOBAL * ITEM,
                                                y + (size_t)s * GLOBAL, GLOBAL), CLNET_OK);
@@ -108,8 +127,10 @@ START_TEST(two_replicas_equal_one_device)
     pthread_t th[R];
     for (int r = 0; r < R; r++) {
         c[r] = sub_ctx(r);
-        rep[r] = (replica){load(c[r], SHARD), x, y, r, STEPS, CLNET_OK, g};
+        rep[r] = (replica){load(c[r], text, SHARD), x, y, r, STEPS, CLNET_OK, g};
         clnet_reducer red = clnet_local_group_reducer(g, r);
+        red.sync_batchnorm = sync;
+        red.bucket_bytes = bucket;
         ck_assert_int_eq(clnet_model_set_reducer(rep[r].m, &red), CLNET_OK);
     }
     for (int r = 0; r < R; r++)
@@ -125,6 +146,8 @@ START_TEST(two_replicas_equal_one_device)
     ck_assert_int_eq(clnet_model_checksum(rep[1].m, &h1), CLNET_OK);
     ck_assert_msg(h0 == h1, "replicas diverged: %016llx vs %016llx",
                   (unsigned long long)h0, (unsigned long long)h1);
+    *sum = h0;
+    ck_assert_int_eq(clnet_model_reduce_stats(rep[0].m, rs), CLNET_OK);
     float *pa = params(one), *pb = params(rep[0].m);
     size_t n = one->graph->params_count;
     double diff = 0, norm = 0;
@@ -133,14 +156,20 @@ START_TEST(two_replicas_equal_one_device)
         norm += (double)pa[i] * pa[i];
     }
     double rel = sqrt(diff / norm);
-    printf("2 replicas x batch %d vs 1 x %d after %d steps: relative difference %.3g\n",
-           SHARD, GLOBAL, STEPS, rel);
-    ck_assert_msg(rel <= 1e-5, "relative difference %g", rel);
-    ck_assert_msg(rel > 0 || n == 0, "bit-identical: the sums were not split?");
+    printf("%s, %s: 2 replicas x batch %d vs 1 x %d after %d steps: relative "
+           "difference %.3g; %llu sums, %.2f ms each, %.0f%% of their time overlapped "
+           "backward\n", sync ? "sync batchnorm" : "per-replica statistics",
+           bucket && !sync ? "buckets" : "one sum", SHARD, GLOBAL, STEPS, rel,
+           (unsigned long long)rs->sums, 1e3 * rs->seconds / (double)rs->sums,
+           rs->exposed_seconds < rs->seconds ? 100 * (1 - rs->exposed_seconds / rs->seconds)
+                                             : 0.0);
 
     /* A copy of a replica's state is in step with it. */
-    clnet_model *late = load(c[1], SHARD);
+    clnet_model *late = load(c[1], text, SHARD);
     ck_assert_int_eq(clnet_model_copy_state(late, rep[0].m), CLNET_OK);
+    clnet_reducer red = clnet_local_group_reducer(g, 1); /* the same checksum */
+    red.sync_batchnorm = sync;
+    ck_assert_int_eq(clnet_model_set_reducer(late, &red), CLNET_OK);
     uint64_t hl;
     ck_assert_int_eq(clnet_model_checksum(late, &hl), CLNET_OK);
     ck_assert(hl == h0);
@@ -157,6 +186,48 @@ START_TEST(two_replicas_equal_one_device)
     clnet_model_free(one);
     free(x);
     free(y);
+    return rel;
+}
+
+START_TEST(two_replicas_equal_one_device)
+{
+    uint64_t h;
+    clnet_reduce_stats rs;
+    double rel = replicas_vs_one(small_cnn, 0, 0, &h, &rs);
+    ck_assert_msg(rel <= 1e-5, "relative difference %g", rel);
+    ck_assert_msg(rel > 0, "bit-identical: the sums were not split?");
+    ck_assert_uint_eq(rs.updates, STEPS);
+    ck_assert_uint_eq(rs.sums, STEPS);
+}
+END_TEST
+
+/* Gradient buckets summed while backward runs: the same sums, so the same
+ * bits as one sum after backward; a bucket per layer with parameters or
+ * so (64 bytes: every layer cuts one). */
+START_TEST(buckets_change_nothing)
+{
+    uint64_t whole, bucketed;
+    clnet_reduce_stats rs1, rs;
+    replicas_vs_one(small_cnn, 0, 0, &whole, &rs1);
+    double rel = replicas_vs_one(small_cnn, 0, 64, &bucketed, &rs);
+    ck_assert_msg(bucketed == whole, "buckets changed the result (relative %g)", rel);
+    ck_assert_uint_eq(rs.updates, STEPS);
+    ck_assert_uint_eq(rs.sums, (uint64_t)STEPS * 3); /* conv, conv, dense */
+}
+END_TEST
+
+/* With batchnorm, replicas normalise with their own half batch unless the
+ * statistics are synchronised; then they match one device. */
+START_TEST(sync_batchnorm_equals_one_device)
+{
+    uint64_t h;
+    clnet_reduce_stats rs;
+    double rel = replicas_vs_one(bn_cnn, 1, 4096, &h, &rs); /* no buckets then */
+    ck_assert_msg(rel <= 1e-5, "sync batchnorm: relative difference %g", rel);
+    ck_assert_uint_eq(rs.sums, STEPS);
+    double own = replicas_vs_one(bn_cnn, 0, 0, &h, &rs);
+    ck_assert_msg(own > 100 * rel && own > 1e-4,
+                  "per-replica statistics differ from one device by only %g", own);
 }
 END_TEST
 
@@ -175,7 +246,7 @@ START_TEST(a_missing_replica_stops_the_others)
     int32_t y[SHARD] = {0};
     clnet_local_group *g = NULL;
     ck_assert_int_eq(clnet_local_group_create(R, 2, &g), CLNET_OK);
-    clnet_model *m = load(ctx, SHARD);
+    clnet_model *m = load(ctx, small_cnn, SHARD);
     clnet_reducer red = clnet_local_group_reducer(g, 0);
     ck_assert_int_eq(clnet_model_set_reducer(m, &red), CLNET_OK);
     replica alive = {m, x, y, 0, 1, CLNET_OK, g};
@@ -199,6 +270,8 @@ int main(void)
     TCase *tc = tcase_create("dist");
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, two_replicas_equal_one_device);
+    tcase_add_test(tc, sync_batchnorm_equals_one_device);
+    tcase_add_test(tc, buckets_change_nothing);
     tcase_add_test(tc, a_missing_replica_stops_the_others);
     suite_add_tcase(s, tc);
     int rc = clnet_test_run(s);

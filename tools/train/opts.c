@@ -59,7 +59,8 @@ static const char usage[] =
     "  --std a[,b,c]         per-channel std (measured on a sample)\n"
     "\n"
     "Run:\n"
-    "  --device X            OpenCL device: index or name substring\n"
+    "  --device X            OpenCL device: index or name substring; a list\n"
+    "                        A,B,... trains one replica per device (below)\n"
     "  --seed N              seed for initialisation, shuffling, dropout (1)\n"
     "  --deterministic       bit-reproducible run (clnet's default: no atomics,\n"
     "                        fixed loader order; the flag documents the intent)\n"
@@ -90,7 +91,25 @@ static const char memory_help[] =
     "                        but refused by this version (fp32)\n"
     "  --plan                print the memory plan under each option and the\n"
     "                        largest batch that fits this device; no training\n"
-    "                        (DATA_DIR may be left out)\n";
+    "                        (DATA_DIR may be left out)\n"
+    "\n"
+    "Several devices and machines (data parallel; --batch is the global batch,\n"
+    "split evenly, and every replica applies the same summed-gradient update):\n"
+    "  --device A,B,...      one replica per device in this process; SEL:N\n"
+    "                        splits device SEL into N sub-devices\n"
+    "  mpirun -np N clnet-train ...\n"
+    "                        one replica per process (Open MPI); rank 0 prints,\n"
+    "                        validates and writes the run directory; local rank\n"
+    "                        k takes entry k of --device's list, or else the\n"
+    "                        k-th device of the default device's type\n"
+    "  --sync-bn             batchnorm statistics over the whole global batch\n"
+    "                        (as SyncBatchNorm; default: each replica's own)\n"
+    "  --bucket-kib N        sum the gradients in buckets of N KiB, each as soon\n"
+    "                        as backward has made it (256; 0: one sum after\n"
+    "                        backward; results are the same)\n"
+    "  --peer-timeout S      a replica or rank that does not reach a gradient\n"
+    "                        sum within S seconds is named and the run stopped\n"
+    "                        (60)\n";
 
 static const char resume_help[] =
     "\n"
@@ -106,7 +125,7 @@ static const char resume_help[] =
     "  --batch --lr --optimizer --momentum --nesterov --weight-decay --schedule\n"
     "  --warmup --step-epochs --gamma --label-smoothing --clip-norm --augment\n"
     "  --init --seed --limit --val-split --mean --std --max-steps --accumulate\n"
-    "  --precision, and whether\n"
+    "  --precision --sync-bn, and whether\n"
     "  validation came from --val, --val-split or DATA_DIR/test.\n"
     "Given on resume, one of those flags with the checkpoint's value is\n"
     "accepted, and with another value refused (exit 2, naming the checkpoint's\n"
@@ -124,7 +143,8 @@ static const char resume_help[] =
     "                        are bit-identical on the same device only)\n"
     "  --log-every N         metrics.csv's rows from here on come every N steps\n"
     "  --save-every N, --threads N, --cache-images MODE, --deterministic, --bench,\n"
-    "  --recompute,\n"
+    "  --recompute, --bucket-kib N, --peer-timeout S, a --device list or\n"
+    "  mpirun (another number of replicas: the global batch stays the run's),\n"
     "  -q, -v                change nothing in the result\n"
     "Left out, --log-every, --save-every, --threads and --cache-images are the\n"
     "run's too.\n";
@@ -134,7 +154,7 @@ enum {
     O_WARMUP, O_STEPE, O_GAMMA, O_LS, O_CLIP, O_AUG, O_INIT, O_VAL, O_VALSPLIT,
     O_LIMIT, O_THREADS, O_CACHE, O_MEAN, O_STD, O_DEVICE, O_SEED, O_DET, O_OUT,
     O_RESUME, O_LOGEVERY, O_SAVEEVERY, O_MAXSTEPS, O_BENCH, O_VERSION,
-    O_WEIGHTS, O_FREEZE, O_INPUT, O_ACCUM, O_RECOMPUTE, O_PRECISION, O_PLAN
+    O_WEIGHTS, O_FREEZE, O_INPUT, O_ACCUM, O_RECOMPUTE, O_PRECISION, O_PLAN, O_PEER_TIMEOUT, O_SYNC_BN, O_BUCKET
 };
 
 static const struct option longopts[] = {
@@ -156,6 +176,8 @@ static const struct option longopts[] = {
     {"weights", 1, 0, O_WEIGHTS}, {"freeze", 1, 0, O_FREEZE}, {"input", 1, 0, O_INPUT},
     {"accumulate", 1, 0, O_ACCUM}, {"recompute", 0, 0, O_RECOMPUTE},
     {"precision", 1, 0, O_PRECISION}, {"plan", 0, 0, O_PLAN},
+    {"peer-timeout", 1, 0, O_PEER_TIMEOUT}, {"sync-bn", 0, 0, O_SYNC_BN},
+    {"bucket-kib", 1, 0, O_BUCKET},
     {"version", 0, 0, O_VERSION}, {0, 0, 0, 0},
 };
 
@@ -239,6 +261,9 @@ int train_opts_parse(int argc, char **argv, train_opts *o)
     o->gamma = o->val_split = -1;
     o->nesterov = -1;
     o->accumulate = -1;
+    o->peer_timeout = 60;
+    o->sync_bn = -1;
+    o->bucket_kib = 256;
     o->seed = 1;
     o->save_every = -1; /* log_every 0: unset (20); save_every -1: unset (0) */
     o->verbosity = 1;
@@ -290,6 +315,9 @@ int train_opts_parse(int argc, char **argv, train_opts *o)
         case O_FREEZE: o->freeze = a; break;
         case O_INPUT: rc = get_input(a, o); break;
         case O_ACCUM: rc = get_int("accumulate", a, 1, 65536, &o->accumulate); break;
+        case O_SYNC_BN: o->sync_bn = 1; break;
+        case O_BUCKET: rc = get_int("bucket-kib", a, 0, 1 << 20, &o->bucket_kib); break;
+        case O_PEER_TIMEOUT: rc = get_int("peer-timeout", a, 1, 86400, &o->peer_timeout); break;
         case O_RECOMPUTE: o->recompute = 1; break;
         case O_PRECISION: rc = one_of("precision", a, precisions); o->precision = a; break;
         case O_PLAN: o->plan = 1; break;

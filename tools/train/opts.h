@@ -47,6 +47,10 @@ typedef struct train_opts {
     int recompute;                /* --recompute: 1; 0 the model file's */
     const char *precision;        /* fp32 | fp16-storage | fp16; NULL unset */
     int plan;                     /* --plan: print the memory plans, no run */
+    int bucket_kib;               /* --bucket-kib: gradient buckets (256; 0 one sum) */
+    int sync_bn;                  /* --sync-bn: 1; -1 unset (off) */
+    int peer_timeout;             /* --peer-timeout S: a silent replica or
+                                     rank stops the run (60) */
 } train_opts;
 
 /* Parses argv. Returns 0 to run, 1 when it printed --help/--version (exit 0),

@@ -60,7 +60,7 @@ int replicas_open(train_run *r)
 {
     if (r->n_replicas < 2)
         return 0;
-    clnet_status st = clnet_local_group_create(r->n_replicas, 60, &r->group);
+    clnet_status st = clnet_local_group_create(r->n_replicas, r->opts.peer_timeout, &r->group);
     if (st != CLNET_OK) {
         fprintf(stderr, "clnet-train: replicas: %s\n", clnet_strerror(st));
         return -1;
@@ -90,6 +90,8 @@ int replicas_open(train_run *r)
     r->rep_model[0] = r->model;
     for (int k = 0; k < r->n_replicas && st == CLNET_OK; k++) {
         clnet_reducer red = clnet_local_group_reducer(r->group, k);
+        red.sync_batchnorm = r->opts.sync_bn > 0;
+        red.bucket_bytes = (size_t)r->opts.bucket_kib * 1024;
         st = clnet_model_set_reducer(r->rep_model[k], &red);
     }
     return st == CLNET_OK ? 0 : -1;
@@ -211,4 +213,30 @@ int replicas_check(train_run *r)
         }
     }
     return 0;
+}
+
+void replicas_for_rank(train_run *r)
+{
+    int k = r->world.local_rank;
+    if (r->devices[0].selector[0] || r->n_replicas > 1) {
+        r->devices[0] = r->devices[k % r->n_replicas];
+    } else {
+        clnet_device_desc *list = NULL;
+        size_t n = 0;
+        if (clnet_devices_list(&list, &n, NULL, 0) == CLNET_OK) {
+            const char *type = NULL;
+            size_t same = 0;
+            for (size_t i = 0; i < n; i++)
+                if (list[i].is_default)
+                    type = list[i].type;
+            for (size_t i = 0; type && i < n; i++)
+                same += strcmp(list[i].type, type) == 0;
+            for (size_t i = 0, j = 0; same && i < n; i++)
+                if (strcmp(list[i].type, type) == 0 && j++ == (size_t)k % same)
+                    snprintf(r->devices[0].selector, sizeof r->devices[0].selector, "%d",
+                             list[i].index);
+        }
+        clnet_devices_free(list);
+    }
+    r->n_replicas = 1;
 }

@@ -139,6 +139,7 @@ static int recipe_flags(train_run *r)
         name_flag(r, "init", "run.init", &o->init) ||
         int_flag(r, "max-steps", "run.max_steps", &o->max_steps, 0) ||
         int_flag(r, "accumulate", "run.accumulate", &o->accumulate, -1) ||
+        int_flag(r, "sync-bn", "run.sync_bn", &o->sync_bn, -1) ||
         name_flag(r, "precision", "run.precision", &o->precision) ||
         int_flag(r, "limit", "run.limit", &o->limit, 0) ||
         name_flag(r, "freeze", "run.freeze", &o->freeze) || input_flag(r))

@@ -29,6 +29,16 @@ typedef struct replica_device {
     int parts, index;
 } replica_device;
 
+/* The processes of one run: mpirun -np N clnet-train ... (world_mpi.c
+ * with Open MPI, world_single.c without). Rank 0 prints, validates and
+ * writes the run directory; every rank trains on its shard of each global
+ * batch and their gradients are summed before every update. */
+typedef struct train_world {
+    int size, rank, local_rank;
+    int timeout_s;               /* --peer-timeout: a silent peer stops the run */
+    int stop;                    /* every rank agreed to stop (Ctrl-C, SIGTERM) */
+} train_world;
+
 typedef struct train_run {
     train_opts opts;
     char command[4096];          /* the command line that started the run
@@ -47,7 +57,9 @@ typedef struct train_run {
     clnet_ctx *rep_ctx[CLNET_TRAIN_MAX_REPLICAS];
     clnet_model *rep_model[CLNET_TRAIN_MAX_REPLICAS];
     clnet_local_group *group;
-    int global_batch;            /* the loader's batch: replicas x model batch */
+    train_world world;           /* processes (mpirun); size 1 without */
+    int global_batch;            /* the batch of one update before --accumulate:
+                                    ranks x replicas x model batch */
     clnet_model_settings model_settings; /* how model was loaded */
     clnet_model_info info;
     clnet_train_settings recipe;
@@ -125,6 +137,26 @@ void replicas_close(train_run *r);
 clnet_status replicas_step(train_run *r, const clnet_batch *b, float lr);
 int replicas_read_stats(train_run *r, clnet_stats *out);
 int replicas_check(train_run *r);
+/* Under mpirun: this rank's one device, entry local_rank (mod the count) of
+ * --device's list, or without --device of the devices of the default
+ * device's type (GPUs, say). */
+void replicas_for_rank(train_run *r);
+
+/* world_*.c. world_init: 0, or an exit status after printing (started by
+ * mpirun without Open MPI support, MPI failed). world_attach: the model's
+ * reducer over the ranks (size > 1). world_sum_stats: counters summed over
+ * the ranks, and whether any rank asked to stop (sets world.stop).
+ * world_epoch_end: every rank's parameters equal, and the stop request,
+ * after rank 0's validation and saves (waiting up to the peer timeout plus
+ * `allowance` seconds). Each of these gives -1 after printing; a peer that
+ * does not arrive in time is named and the run stopped (MPI_Abort).
+ * world_finish: MPI_Finalize, or MPI_Abort when rc != 0 so no rank is left
+ * waiting. */
+int world_init(int *argc, char ***argv, train_world *w);
+int world_attach(train_run *r);
+int world_sum_stats(train_run *r, clnet_stats *s);
+int world_epoch_end(train_run *r, double allowance);
+int world_finish(train_world *w, int rc);
 
 /* plan.c: --plan's table for r->opts on r->ctx; the exit status. */
 int train_plan(train_run *r);

@@ -114,6 +114,9 @@ int run_dir_prepare(train_run *r)
         strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", localtime(&now));
         snprintf(r->out_dir, sizeof r->out_dir, "runs/%s-%s", name, stamp);
     }
+    /* Under mpirun rank 0 alone writes the run directory (run.h). */
+    if (r->world.rank > 0)
+        return 0;
     /* A run directory that cannot be written is an error now, not after
      * the first epoch. */
     char probe[2200];
@@ -215,6 +218,8 @@ static void putf(meta_list *m, const char *key, const char *fmt, ...)
 int run_dir_save(train_run *r, const char *name, uint32_t next_epoch,
                  uint64_t next_batch)
 {
+    if (r->world.rank > 0)
+        return 0;
     char path[2300], mean[128], std[128], aug[64];
     snprintf(path, sizeof path, "%s/%s", r->out_dir, name);
     join_floats(mean, sizeof mean, r->mean, r->info.channels);
@@ -261,6 +266,7 @@ int run_dir_save(train_run *r, const char *name, uint32_t next_epoch,
     put(&m, "run.freeze", o->freeze ? o->freeze : "");
     putf(&m, "run.max_steps", "%d", o->max_steps);
     putf(&m, "run.accumulate", "%d", r->accumulate);
+    putf(&m, "run.sync_bn", "%d", r->opts.sync_bn > 0);
     put(&m, "run.precision", o->precision ? o->precision : "fp32");
     putf(&m, "run.log_every", "%d", o->log_every);
     putf(&m, "run.save_every", "%d", o->save_every);
@@ -393,6 +399,8 @@ void run_skips(const train_run *r, clnet_skip_stats *out)
 
 int run_dir_report(train_run *r)
 {
+    if (r->world.rank > 0)
+        return 0;
     int k = clnet_dataset_classes(r->all);
     const char **names = calloc((size_t)k + 1, sizeof *names);
     report_miss *misses = calloc(r->last_eval.n_misses + 1, sizeof *misses);
@@ -438,6 +446,8 @@ int run_dir_report(train_run *r)
  * through a model of its own for batch 1. */
 int run_dir_export_onnx(train_run *r)
 {
+    if (r->world.rank > 0)
+        return 0;
     char best[2300], out[2300];
     snprintf(best, sizeof best, "%s/best.safetensors", r->out_dir);
     snprintf(out, sizeof out, "%s/model.onnx", r->out_dir);

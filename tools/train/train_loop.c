@@ -17,8 +17,10 @@
 static int read_counters(train_run *r, uint64_t step, double epoch_f, float lr)
 {
     clnet_stats s;
-    if (replicas_read_stats(r, &s) != 0)
+    if (replicas_read_stats(r, &s) != 0 || world_sum_stats(r, &s) != 0)
         return -1;
+    if (s.nonfinite && r->world.rank > 0)
+        return -2; /* rank 0 explains */
     if (s.nonfinite) {
         char where[256] = "";
         clnet_model_find_nonfinite(r->model, where, sizeof where);
@@ -43,7 +45,7 @@ static int read_counters(train_run *r, uint64_t step, double epoch_f, float lr)
 static int validate(train_run *r, report_epoch *row)
 {
     row->val_loss = row->val_top1 = row->val_top5 = -1;
-    if (!r->val)
+    if (!r->val || r->world.rank > 0) /* under mpirun rank 0 validates */
         return 0;
     eval_result_free(&r->last_eval);
     if (eval_result_init(&r->last_eval, r->info.classes, 64) != 0) {
@@ -101,6 +103,8 @@ static void bench_epoch(uint32_t epoch, uint64_t steps, int batch, double secs)
  * resumed run's next metrics.csv row is the one this run would have written. */
 static int interrupted(train_run *r, uint32_t epoch, uint64_t next_batch)
 {
+    if (r->world.rank > 0)
+        return 130; /* rank 0 saves */
     fprintf(stderr, "\nclnet-train: interrupted; saving %s/last.safetensors\n", r->out_dir);
     if (run_dir_save(r, "last.safetensors", epoch, next_batch) != 0)
         return 1;
@@ -200,7 +204,7 @@ int train_loop(train_run *r)
                     return 1;
                 }
             }
-            if (train_stop_requested) {
+            if (r->world.size > 1 ? r->world.stop : train_stop_requested) {
                 progress_end(&pg);
                 clnet_loader_free(ld);
                 return interrupted(r, epoch, done);
@@ -257,7 +261,13 @@ int train_loop(train_run *r)
             break;
         }
         run_dir_report(r);
-        if (train_stop_requested) {
+        /* Every rank waits here for rank 0's validation and saves: allow
+         * twice the epoch's time for them on top of the peer timeout. */
+        if (world_epoch_end(r, 2 * secs) != 0) {
+            rc = 1;
+            break;
+        }
+        if (r->world.stop) {
             clnet_loader_free(ld);
             return interrupted(r, epoch + 1, 0);
         }
@@ -278,6 +288,17 @@ int train_loop(train_run *r)
         printf("\noutputs  %s/{last,best}.safetensors, %smetrics.csv, report.html\n",
                r->out_dir, onnx ? "model.onnx (best, for onnxruntime), " : "");
     }
+    clnet_reduce_stats rs;
+    if (r->opts.bench && clnet_model_reduce_stats(r->model, &rs) == CLNET_OK && rs.updates)
+        printf("bench: gradient sums: %llu updates, %.1f buckets each (--bucket-kib %d), "
+               "%.2f ms per update summing (waits for the other replicas included), "
+               "%.2f ms per update after backward (copies included): %.0f%% of the "
+               "summing overlapped backward\n",
+               (unsigned long long)rs.updates, (double)rs.sums / (double)rs.updates,
+               r->opts.bucket_kib, 1e3 * rs.seconds / (double)rs.updates,
+               1e3 * rs.exposed_seconds / (double)rs.updates,
+               rs.seconds > 0 && rs.exposed_seconds < rs.seconds
+                   ? 100 * (1 - rs.exposed_seconds / rs.seconds) : 0.0);
     if (r->opts.bench) {
         struct rusage ru;
         getrusage(RUSAGE_SELF, &ru);

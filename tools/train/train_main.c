@@ -111,7 +111,7 @@ static int load_model(train_run *r, int classes)
     clnet_model_default_settings(ms);
     /* --batch (or the file's) is the global batch: each replica trains on
      * its share (r->global_batch set by main). */
-    ms->batch = r->global_batch > 0 ? r->global_batch / r->n_replicas : 0;
+    ms->batch = r->global_batch > 0 ? r->global_batch / (r->n_replicas * r->world.size) : 0;
     ms->seed = r->opts.seed;
     ms->init = r->opts.init;
     ms->channels = r->opts.in_c;
@@ -238,6 +238,8 @@ static int setup_loader(train_run *r)
     }
     clnet_loader_default_settings(&r->loader);
     r->loader.batch = r->global_batch;
+    r->loader.shards = r->world.size; /* this rank's part of each batch */
+    r->loader.shard = r->world.rank;
     r->loader.shuffle = 1;
     r->loader.drop_last = 1;
     r->loader.seed = o->seed;
@@ -279,6 +281,9 @@ static void print_summary(const train_run *r)
     if (r->n_replicas > 1)
         printf(", %d replicas (--device %s), gradients summed across them every update",
                r->n_replicas, r->opts.device);
+    if (r->world.size > 1)
+        printf(" on rank 0 of %d processes (mpirun), gradients summed across them every "
+               "update", r->world.size);
     printf("\n");
     printf("model    %s: %d layers, %zu parameters, input %dx%dx%d, %d classes\n",
            r->opts.model_path, i->layers, i->params, i->channels, i->height, i->width,
@@ -305,8 +310,8 @@ static void print_summary(const train_run *r)
            (double)t->weight_decay, clnet__schedule_name(r->schedule.kind), r->epochs,
            r->epochs == 1 ? "" : "s", (unsigned long long)r->updates_per_epoch,
            r->global_batch);
-    if (r->n_replicas > 1)
-        printf(" over %d replicas of %d", r->n_replicas, i->batch);
+    if (r->n_replicas * r->world.size > 1)
+        printf(" over %d replicas of %d", r->n_replicas * r->world.size, i->batch);
     if (r->accumulate > 1)
         printf(" x %d accumulated (%d images per update)", r->accumulate,
                r->accumulate * r->global_batch);
@@ -339,14 +344,9 @@ static void cleanup(train_run *r)
     clnet_ctx_free(r->ctx);
 }
 
-int main(int argc, char **argv)
+/* Everything after the options and MPI start-up; the exit status. */
+static int train_main(train_run *r, int argc, char **argv)
 {
-    static train_run run;
-    train_run *r = &run;
-    r->t_start = progress_now();
-    int rc = train_opts_parse(argc, argv, &r->opts);
-    if (rc)
-        return rc == 1 ? 0 : 2;
     size_t len = 0;
     for (int i = 0; i < argc && len + 2 < sizeof r->invocation; i++)
         len += (size_t)snprintf(r->invocation + len, sizeof r->invocation - len, "%s%s",
@@ -358,12 +358,16 @@ int main(int argc, char **argv)
     r->n_replicas = replicas_parse(r->opts.device, r->devices, CLNET_TRAIN_MAX_REPLICAS);
     if (r->n_replicas < 1)
         return 2;
+    if (r->world.size > 1)
+        replicas_for_rank(r);
     clnet_ctx_settings cs;
     clnet_ctx_default_settings(&cs);
     replica_ctx_settings(r, 0, &cs);
     cs.log = cli_log;
     cs.log_user = &verb;
     cs.log_level = cli_log_level(verb.level);
+    if (r->world.rank > 0 && cs.log_level < CLNET_LOG_WARN)
+        cs.log_level = CLNET_LOG_WARN; /* rank 0 tells the story */
     clnet_status st = clnet_ctx_create(&r->ctx, &cs);
     if (st != CLNET_OK) {
         fail(r, "device", st);
@@ -372,7 +376,7 @@ int main(int argc, char **argv)
     }
     r->t_ctx = progress_now();
     if (r->opts.plan) {
-        rc = train_plan(r);
+        int rc = train_plan(r);
         cleanup(r);
         return rc;
     }
@@ -384,19 +388,20 @@ int main(int argc, char **argv)
         r->opts.log_every = 20;
     if (r->opts.save_every < 0)
         r->opts.save_every = 0;
-    rc = 1;
+    int rc = 1;
     /* The global batch: --batch, else the model file's (known once loaded). */
+    int parts = r->n_replicas * r->world.size;
     r->global_batch = r->opts.batch > 0 ? r->opts.batch : 0;
     int loaded = load_model(r, 0) == 0;
     if (loaded && !r->global_batch) {
         r->global_batch = r->info.batch;
-        if (r->n_replicas > 1)
+        if (parts > 1)
             loaded = load_model(r, 0) == 0;
     }
-    if (loaded && r->global_batch % r->n_replicas != 0) {
+    if (loaded && r->global_batch % parts != 0) {
         fprintf(stderr, "clnet-train: batch %d does not split evenly over %d replicas; "
                         "use a --batch that is a multiple of %d\n", r->global_batch,
-                r->n_replicas, r->n_replicas);
+                parts, parts);
         loaded = 0;
     }
     r->t_model = progress_now();
@@ -404,7 +409,7 @@ int main(int argc, char **argv)
         (!r->opts.resume || resume_check_data(r) == 0) &&
         (!r->opts.weights || finetune_load_weights(r) == 0) &&
         (!r->opts.freeze || finetune_freeze(r) == 0) && setup_loader(r) == 0 &&
-        run_dir_prepare(r) == 0 && replicas_open(r) == 0) {
+        run_dir_prepare(r) == 0 && replicas_open(r) == 0 && world_attach(r) == 0) {
         print_summary(r);
         struct sigaction sa;
         memset(&sa, 0, sizeof sa);
@@ -415,4 +420,21 @@ int main(int argc, char **argv)
     }
     cleanup(r);
     return rc;
+}
+
+int main(int argc, char **argv)
+{
+    static train_run run;
+    train_run *r = &run;
+    r->t_start = progress_now();
+    int rc = train_opts_parse(argc, argv, &r->opts);
+    if (rc)
+        return rc == 1 ? 0 : 2;
+    if ((rc = world_init(&argc, &argv, &r->world)) != 0)
+        return rc;
+    r->world.timeout_s = r->opts.peer_timeout;
+    /* Under mpirun rank 0 alone prints progress; errors still reach stderr. */
+    if (r->world.rank > 0 && !freopen("/dev/null", "w", stdout))
+        fprintf(stderr, "clnet-train: rank %d: cannot silence stdout\n", r->world.rank);
+    return world_finish(&r->world, train_main(r, argc, argv));
 }

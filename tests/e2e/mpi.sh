@@ -38,6 +38,9 @@ grep -q "buckets each" "$work/mpi2.log" || { cat "$work/mpi2.log"; fail "no grad
 grep -q "rank 0 of 2 processes" "$work/mpi2.log" || { cat "$work/mpi2.log"; fail "no ranks line"; }
 [[ $(grep -c "^epoch 2/2" "$work/mpi2.log") -eq 1 ]] || { cat "$work/mpi2.log"; fail "ranks other than 0 printed"; }
 compare "$work/mpi2/last.safetensors" "$work/one/last.safetensors" 1e-5 || fail "2 ranks vs 1 process"
+# Rank 0 validates on the whole validation set.
+run 2 "$work/val2" --val-split 0.2 --epochs 1
+grep -q "val loss" "$work/val2.log" || { cat "$work/val2.log"; fail "no validation under mpirun"; }
 run 0 "$work/dev2" --device 0:2
 compare "$work/mpi2/last.safetensors" "$work/dev2/last.safetensors" 1e-5 ||
     fail "2 ranks vs 2 in-process replicas"

@@ -88,6 +88,7 @@ clnet_status eval_dataset(clnet_ctx *ctx, clnet_model *m, const clnet_dataset *d
     ls.shuffle = 0;
     ls.augment = 0;
     ls.drop_last = 0;
+    ls.shards = ls.shard = 0; /* the whole set: under mpirun rank 0 evaluates alone */
     clnet_loader *ld = NULL;
     clnet_status st = clnet_loader_create(ctx, ds, &ls, &ld);
     float *probs = malloc((size_t)info.batch * info.classes * sizeof *probs);

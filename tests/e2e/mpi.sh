@@ -49,7 +49,7 @@ run 0 "$work/dev2" --device 0:2
 compare "$work/mpi2/last.safetensors" "$work/dev2/last.safetensors" 1e-5 ||
     fail "2 ranks vs 2 in-process replicas"
 run 0 "$work/one30" --batch 30
-run 3 "$work/mpi3" --batch 30
+run 3 "$work/mpi3" --batch 30 --check-every 2
 compare "$work/mpi3/last.safetensors" "$work/one30/last.safetensors" 1e-5 || fail "3 ranks vs 1 process"
 
 # Resume on another number of ranks: 1 epoch on 2 ranks, the second on 3.

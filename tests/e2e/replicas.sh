@@ -24,7 +24,7 @@ run() { # OUT_DIR [flags...]
 }
 
 run "$work/one"
-run "$work/two" --device 0:2
+run "$work/two" --device 0:2 --check-every 3
 grep -q "2 replicas" "$work/two.log" || { cat "$work/two.log"; fail "no replicas line"; }
 "$py" "$src/tests/e2e/compare_params.py" "$work/two/last.safetensors" \
     "$work/one/last.safetensors" 1e-5 || fail "2 replicas vs 1 device"

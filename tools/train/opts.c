@@ -107,6 +107,8 @@ static const char memory_help[] =
     "  --bucket-kib N        sum the gradients in buckets of N KiB, each as soon\n"
     "                        as backward has made it (256; 0: one sum after\n"
     "                        backward; results are the same)\n"
+    "  --check-every N       also compare the replicas' parameter checksums every\n"
+    "                        N updates (a debug check; 0: at epoch ends only)\n"
     "  --peer-timeout S      a replica or rank that does not reach a gradient\n"
     "                        sum within S seconds is named and the run stopped\n"
     "                        (60)\n";
@@ -143,7 +145,8 @@ static const char resume_help[] =
     "                        are bit-identical on the same device only)\n"
     "  --log-every N         metrics.csv's rows from here on come every N steps\n"
     "  --save-every N, --threads N, --cache-images MODE, --deterministic, --bench,\n"
-    "  --recompute, --bucket-kib N, --peer-timeout S, a --device list or\n"
+    "  --recompute, --bucket-kib N, --peer-timeout S, --check-every N, a --device\n"
+    "  list or\n"
     "  mpirun (another number of replicas: the global batch stays the run's),\n"
     "  -q, -v                change nothing in the result\n"
     "Left out, --log-every, --save-every, --threads and --cache-images are the\n"
@@ -154,7 +157,7 @@ enum {
     O_WARMUP, O_STEPE, O_GAMMA, O_LS, O_CLIP, O_AUG, O_INIT, O_VAL, O_VALSPLIT,
     O_LIMIT, O_THREADS, O_CACHE, O_MEAN, O_STD, O_DEVICE, O_SEED, O_DET, O_OUT,
     O_RESUME, O_LOGEVERY, O_SAVEEVERY, O_MAXSTEPS, O_BENCH, O_VERSION,
-    O_WEIGHTS, O_FREEZE, O_INPUT, O_ACCUM, O_RECOMPUTE, O_PRECISION, O_PLAN, O_PEER_TIMEOUT, O_SYNC_BN, O_BUCKET
+    O_WEIGHTS, O_FREEZE, O_INPUT, O_ACCUM, O_RECOMPUTE, O_PRECISION, O_PLAN, O_PEER_TIMEOUT, O_SYNC_BN, O_BUCKET, O_CHECK_EVERY
 };
 
 static const struct option longopts[] = {
@@ -177,7 +180,7 @@ static const struct option longopts[] = {
     {"accumulate", 1, 0, O_ACCUM}, {"recompute", 0, 0, O_RECOMPUTE},
     {"precision", 1, 0, O_PRECISION}, {"plan", 0, 0, O_PLAN},
     {"peer-timeout", 1, 0, O_PEER_TIMEOUT}, {"sync-bn", 0, 0, O_SYNC_BN},
-    {"bucket-kib", 1, 0, O_BUCKET},
+    {"bucket-kib", 1, 0, O_BUCKET}, {"check-every", 1, 0, O_CHECK_EVERY},
     {"version", 0, 0, O_VERSION}, {0, 0, 0, 0},
 };
 
@@ -316,6 +319,7 @@ int train_opts_parse(int argc, char **argv, train_opts *o)
         case O_INPUT: rc = get_input(a, o); break;
         case O_ACCUM: rc = get_int("accumulate", a, 1, 65536, &o->accumulate); break;
         case O_SYNC_BN: o->sync_bn = 1; break;
+        case O_CHECK_EVERY: rc = get_int("check-every", a, 0, 1 << 30, &o->check_every); break;
         case O_BUCKET: rc = get_int("bucket-kib", a, 0, 1 << 20, &o->bucket_kib); break;
         case O_PEER_TIMEOUT: rc = get_int("peer-timeout", a, 1, 86400, &o->peer_timeout); break;
         case O_RECOMPUTE: o->recompute = 1; break;

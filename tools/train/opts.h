@@ -48,6 +48,7 @@ typedef struct train_opts {
     const char *precision;        /* fp32 | fp16-storage | fp16; NULL unset */
     int plan;                     /* --plan: print the memory plans, no run */
     int bucket_kib;               /* --bucket-kib: gradient buckets (256; 0 one sum) */
+    int check_every;              /* --check-every N: compare replicas (0: per epoch) */
     int sync_bn;                  /* --sync-bn: 1; -1 unset (off) */
     int peer_timeout;             /* --peer-timeout S: a silent replica or
                                      rank stops the run (60) */

@@ -148,7 +148,7 @@ void replicas_for_rank(train_run *r);
  * the ranks, and whether any rank asked to stop (sets world.stop).
  * world_epoch_end: every rank's parameters equal, and the stop request,
  * after rank 0's validation and saves (waiting up to the peer timeout plus
- * `allowance` seconds). Each of these gives -1 after printing; a peer that
+ * `allowance` seconds); --check-every calls it mid-epoch too. Each of these gives -1 after printing; a peer that
  * does not arrive in time is named and the run stopped (MPI_Abort).
  * world_finish: MPI_Finalize, or MPI_Abort when rc != 0 so no rank is left
  * waiting. */

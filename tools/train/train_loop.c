@@ -204,6 +204,15 @@ int train_loop(train_run *r)
                     return 1;
                 }
             }
+            /* --check-every: the replicas' parameters compared mid-epoch too. */
+            if (r->opts.check_every > 0 && (done / k) % (uint64_t)r->opts.check_every == 0 &&
+                done < r->steps_per_epoch &&
+                ((r->n_replicas > 1 && replicas_check(r) != 0) ||
+                 world_epoch_end(r, 0) != 0)) {
+                progress_end(&pg);
+                clnet_loader_free(ld);
+                return 1;
+            }
             if (r->world.size > 1 ? r->world.stop : train_stop_requested) {
                 progress_end(&pg);
                 clnet_loader_free(ld);

@@ -298,13 +298,15 @@ int world_epoch_end(train_run *r, double allowance)
     post_tokens(&r->world);
     if (MPI_Iallreduce(MPI_IN_PLACE, v, 3, MPI_UINT64_T, MPI_MAX, comm, &req) !=
             MPI_SUCCESS ||
-        wait_timed(r, &req, "the end of the epoch (rank 0 validates and saves)",
+        wait_timed(r, &req, allowance > 0 ? "the end of the epoch (rank 0 validates and saves)"
+                                 : "the parameter check (--check-every)",
                    r->world.timeout_s + allowance) != 0)
         return -1;
     if (v[0] != ~v[1]) {
-        fprintf(stderr, "clnet-train: rank %d: the ranks' parameters differ at the end of "
-                "the epoch (checksums from %016llx to %016llx): the gradient sums did not "
+        fprintf(stderr, "clnet-train: rank %d: the ranks' parameters differ at step %llu "
+                "(checksums from %016llx to %016llx): the gradient sums did not "
                 "give every rank the same bits\n", r->world.rank,
+                (unsigned long long)clnet_model_step(r->model),
                 (unsigned long long)~v[1], (unsigned long long)v[0]);
         return -1;
     }

@@ -231,10 +231,11 @@ static size_t reduce_local(clnet_ctx *ctx, const clnet__kernel *k)
 
 /* The reduction kernel `name` with its 1-D launch: one group per channel. */
 static clnet_status reduce_kernel(clnet_ctx *ctx, const char *name,
-                                  unsigned channels, clnet__kernel **k,
-                                  size_t *global, size_t *local)
+                                  const char *opt, unsigned channels,
+                                  clnet__kernel **k, size_t *global,
+                                  size_t *local)
 {
-    clnet_status st = clnet__kernel_get(ctx, "batchnorm", NULL, name, k);
+    clnet_status st = clnet__kernel_get(ctx, "batchnorm", opt, name, k);
     if (st == CLNET_OK) {
         *local = reduce_local(ctx, *k);
         *global = *local * channels;
@@ -287,9 +288,12 @@ static clnet_status bn_forward(clnet_ctx *ctx, const void *p,
     }
     /* A replay (recompute) normalises with the batch statistics the first
      * forward saved, and must not move the running ones twice. */
+    /* Storage of the activations (cl/common.h); statistics stay fp32. */
+    char opt[64] = "";
+    clnet__half_opt(opt, sizeof opt, "x", io->in[0]);
     if (io->training && !io->replay) {
         size_t global, l;
-        st = reduce_kernel(ctx, "bn_stats", g.channels, &k, &global, &l);
+        st = reduce_kernel(ctx, "bn_stats", opt, g.channels, &k, &global, &l);
         if (st != CLNET_OK)
             return st;
         st = CLNET__LAUNCH(ctx, k, 1, &global, &l, CLNET_ARG_U32(g.hw),
@@ -304,8 +308,9 @@ static clnet_status bn_forward(clnet_ctx *ctx, const void *p,
     }
     if (!io->training)
         flags |= FLAG_EVAL;
+    clnet__half_opt(opt, sizeof opt, "y", io->out);
     if (st == CLNET_OK)
-        st = clnet__kernel_get(ctx, "batchnorm", NULL, "bn_apply", &k);
+        st = clnet__kernel_get(ctx, "batchnorm", opt, "bn_apply", &k);
     if (st != CLNET_OK)
         return st;
     /* Without affine, gamma and beta are unused: any buffer will do. */
@@ -347,9 +352,13 @@ static clnet_status bn_backward(clnet_ctx *ctx, const void *p,
     clnet__tensor relu_out = io->relu_after ? io->out : any; /* its mask */
     clnet__kernel *k = NULL;
     clnet_status st = CLNET_OK;
+    char opt[96] = "";
+    clnet__half_opt(opt, sizeof opt, "x", io->in[0]);
+    clnet__half_opt(opt, sizeof opt, "dy", io->dout);
+    clnet__half_opt(opt, sizeof opt, "y", relu_out);
     if (want_sums) {
         size_t global, l;
-        st = reduce_kernel(ctx, "bn_grad_sums", g.channels, &k, &global, &l);
+        st = reduce_kernel(ctx, "bn_grad_sums", opt, g.channels, &k, &global, &l);
         if (st != CLNET_OK)
             return st;
         st = CLNET__LAUNCH(ctx, k, 1, &global, &l, CLNET_ARG_U32(g.hw),
@@ -364,7 +373,8 @@ static clnet_status bn_backward(clnet_ctx *ctx, const void *p,
     }
     if (st != CLNET_OK || !want_dx)
         return st;
-    st = clnet__kernel_get(ctx, "batchnorm", NULL, "bn_dx", &k);
+    clnet__half_opt(opt, sizeof opt, "dx", io->din[0]);
+    st = clnet__kernel_get(ctx, "batchnorm", opt, "bn_dx", &k);
     if (st != CLNET_OK)
         return st;
     size_t global[2] = {g.chunks, g.rows};

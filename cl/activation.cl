@@ -66,7 +66,7 @@ kernel void act_forward(uint n, float slope, float beta, CTENSOR(x), TENSOR(y))
 {
     uint i = get_global_id(0);
     if (i < n)
-        AT(y)[i] = act_f(AT(x)[i], slope, beta);
+        ST(y, i, act_f(LD(x, i), slope, beta));
 }
 
 kernel void act_backward(uint n, float slope, float beta, CTENSOR(x), CTENSOR(y),
@@ -74,6 +74,6 @@ kernel void act_backward(uint n, float slope, float beta, CTENSOR(x), CTENSOR(y)
 {
     uint i = get_global_id(0);
     if (i < n)
-        GRAD_PUT(AT(dx) + i, AT(dy)[i] * act_df(AT(x)[i], AT(y)[i], slope, beta),
-                 overwrite);
+        GRAD_AT(dx, i, LD(dy, i) * act_df(LD(x, i), LD(y, i), slope, beta),
+                overwrite);
 }

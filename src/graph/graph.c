@@ -251,12 +251,12 @@ static void bind_layers(clnet__graph *g, const clnet__interval *iv)
         if (g->training)
             io->dout = arena_at(g, &v[IV_DOUT]);
         for (int k = 0; k < p->n_params; k++, pi++) {
-            io->param[k] = (clnet__tensor){g->params_buf, g->params[pi].offset};
+            io->param[k] = (clnet__tensor){g->params_buf, g->params[pi].offset, 0};
             if (g->training)
-                io->dparam[k] = (clnet__tensor){g->grads_buf, g->params[pi].offset};
+                io->dparam[k] = (clnet__tensor){g->grads_buf, g->params[pi].offset, 0};
         }
         for (int k = 0; k < p->n_state; k++, si++)
-            io->state[k] = (clnet__tensor){g->state_buf, g->state[si].offset};
+            io->state[k] = (clnet__tensor){g->state_buf, g->state[si].offset, 0};
         for (int k = 0; k < p->n_saved && g->training; k++)
             io->saved[k] = arena_at(g, &v[IV_SAVED0 + k]);
         io->work = arena_at(g, &v[IV_WORK]);
@@ -286,14 +286,14 @@ static size_t io_layout(const clnet__model_desc *m, int batch, clnet__graph *g)
     size_t a = 64, off = 0;
     clnet__tensor input[2], labels[2], stats, xent;
     for (int s = 0; s < 2; s++) {
-        input[s] = (clnet__tensor){NULL, off};
+        input[s] = (clnet__tensor){NULL, off, 0};
         off += (in_count + a - 1) / a * a;
-        labels[s] = (clnet__tensor){NULL, off};
+        labels[s] = (clnet__tensor){NULL, off, 0};
         off += ((size_t)batch + a - 1) / a * a;
     }
-    stats = (clnet__tensor){NULL, off};
+    stats = (clnet__tensor){NULL, off, 0};
     off += a;
-    xent = (clnet__tensor){NULL, off};
+    xent = (clnet__tensor){NULL, off, 0};
     off += clnet__xent_work_count(batch) + a;
     if (g) {
         for (int s = 0; s < 2; s++) {

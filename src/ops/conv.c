@@ -179,7 +179,7 @@ clnet_status conv_geom_make(const conv_params *p, clnet__shape in,
     biggest = biggest > n_w ? biggest : n_w;
     biggest = biggest > g->cols_count ? biggest : g->cols_count;
     if (g->path == CONV_IMPLICIT) {
-        size_t end = conv_implicit_regions_of(g).end;
+        size_t end = conv_implicit_regions_of(g, 0).end;
         biggest = biggest > end ? biggest : end;
     }
     if (biggest > INT32_MAX || per_image > INT32_MAX)
@@ -217,7 +217,7 @@ static clnet_status conv_plan(const void *params, int n_in,
     plan->fan_in = g.cg * (int)g.kk;
     plan->fan_out = g.og * (int)g.kk;
     plan->work_count = g.path == CONV_IMPLICIT
-                           ? conv_implicit_regions_of(&g).end + g.partial_count
+                           ? conv_implicit_regions_of(&g, 0).end + g.partial_count
                            : g.cols_count + g.tmp_count + g.dwpart_count +
                                  g.partial_count;
     double outs = (double)g.n * g.o * (double)g.p;

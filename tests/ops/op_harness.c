@@ -29,7 +29,7 @@ int op_test_quick(void)
     return s && *s && strcmp(s, "0") != 0;
 }
 
-void op_cases_run(clnet_ctx *ctx, const op_case *cases, size_t n)
+static void run(clnet_ctx *ctx, const op_case *cases, size_t n, int half)
 {
     ck_assert_msg(ctx != NULL, "no OpenCL context");
     int quick = op_test_quick();
@@ -45,12 +45,24 @@ void op_cases_run(clnet_ctx *ctx, const op_case *cases, size_t n)
         uint64_t seeds[2] = {1000 + i, fresh + i};
         for (int s = 0; s < 2 - quick; s++) {
             char msg[1024], label[256];
-            int ok = clnet__op_case_check(ctx, &cases[i], seeds[s], !quick, msg,
-                                          sizeof msg);
-            ck_assert_msg(ok, "%s (seed %llu; fresh seeds repeat with "
+            int ok = half ? clnet__op_case_check_half(ctx, &cases[i], seeds[s], msg,
+                                                      sizeof msg)
+                          : clnet__op_case_check(ctx, &cases[i], seeds[s], !quick,
+                                                 msg, sizeof msg);
+            ck_assert_msg(ok, "%s%s (seed %llu; fresh seeds repeat with "
                               "CLNET_TEST_SEED=%llu): %s",
-                          clnet__op_case_label(&cases[i], label, sizeof label),
+                          half ? "half storage: " : "", clnet__op_case_label(&cases[i], label, sizeof label),
                           (unsigned long long)seeds[s], (unsigned long long)fresh, msg);
         }
     }
+}
+
+void op_cases_run(clnet_ctx *ctx, const op_case *cases, size_t n)
+{
+    run(ctx, cases, n, 0);
+}
+
+void op_cases_run_half(clnet_ctx *ctx, const op_case *cases, size_t n)
+{
+    run(ctx, cases, n, 1);
 }

@@ -61,14 +61,16 @@ static clnet__tensor tmp_of(const conv_geom *g, const clnet__op_io *io)
 
 static clnet__tensor dwpart_of(const conv_geom *g, const clnet__op_io *io)
 {
-    return clnet__at(io->work, g->cols_count + g->tmp_count);
+    return clnet__work_f32(io->work, g->cols_count + g->tmp_count, 0);
 }
 
 static clnet__tensor partial_of(const conv_geom *g, const clnet__op_io *io)
 {
-    if (g->path == CONV_IMPLICIT)
-        return clnet__at(io->work, conv_implicit_regions_of(g, 0).end);
-    return clnet__at(io->work, g->cols_count + g->tmp_count + g->dwpart_count);
+    if (g->path == CONV_IMPLICIT) {
+        conv_implicit_regions r = conv_implicit_regions_of(g, io->work.half);
+        return clnet__work_f32(io->work, r.act, r.partial);
+    }
+    return clnet__work_f32(io->work, g->cols_count + g->tmp_count, g->dwpart_count);
 }
 
 static clnet_status im2col(clnet_ctx *ctx, const conv_geom *g,

@@ -330,6 +330,33 @@ static clnet__tensor dev_upload_act(clnet_ctx *ctx, dev_tensors *d, const float 
     return t;
 }
 
+/* A half-storage check's scratch in its fp16-storage layout (op.h,
+ * clnet__work_bytes), NaN throughout, at an even offset (as arena offsets
+ * are) that is not 0. */
+static clnet__tensor dev_upload_work_half(clnet_ctx *ctx, dev_tensors *d,
+                                          const clnet__op_plan *plan, int *err)
+{
+    clnet__tensor t = {0};
+    size_t off = 2 * DEV_OFFSET, n = off + clnet__work_bytes(plan, 1) / 2 + 2;
+    clnet__buf *b = NULL;
+    uint16_t *tmp = malloc(n * sizeof(uint16_t));
+    if (!tmp || clnet__buf_create(ctx, n * sizeof(uint16_t), &b) != CLNET_OK) {
+        free(tmp);
+        *err = 1;
+        return t;
+    }
+    d->bufs[d->nbufs++] = b;
+    for (size_t i = 0; i < n; i++)
+        tmp[i] = 0x7e00; /* a half NaN; two of them a float NaN */
+    if (clnet__buf_write(ctx, b, 0, n * sizeof(uint16_t), tmp) != CLNET_OK)
+        *err = 1;
+    free(tmp);
+    t.buf = b;
+    t.off = off;
+    t.half = 1;
+    return t;
+}
+
 static clnet__tensor dev_upload(clnet_ctx *ctx, dev_tensors *d, const float *src,
                                 size_t n, float poison, int *err)
 {
@@ -451,7 +478,9 @@ static int device_check(clnet_ctx *ctx, const clnet__op *op, const void *params,
         io.state[i] = dev_upload(ctx, &d, t->state0[i], t->n_state[i], nan, &err);
     for (int i = 0; i < plan->n_saved; i++)
         io.saved[i] = dev_upload(ctx, &d, NULL, t->n_saved[i], nan, &err);
-    if (t->n_work)
+    if (half && plan->work_half)
+        io.work = dev_upload_work_half(ctx, &d, plan, &err);
+    else if (t->n_work)
         io.work = dev_upload(ctx, &d, NULL, t->n_work, nan, &err);
     io.training = c->training;
     io.seed = seed;

@@ -21,7 +21,7 @@ struct clnet_local_group {
     unsigned long phase;    /* counts completed meetings (two per allreduce) */
     int aborted;
     float **data;           /* each rank's buffer for this allreduce */
-    size_t count;
+    size_t *count;          /* and its length */
     float *sum;
     size_t sum_cap;
     char error[256];
@@ -45,7 +45,10 @@ clnet_status clnet_local_group_create(int replicas, int timeout_s,
     if (!g)
         return CLNET_ENOMEM;
     g->data = calloc((size_t)replicas, sizeof *g->data);
-    if (!g->data) {
+    g->count = calloc((size_t)replicas, sizeof *g->count);
+    if (!g->data || !g->count) {
+        free(g->data);
+        free(g->count);
         free(g);
         return CLNET_ENOMEM;
     }
@@ -66,6 +69,7 @@ void clnet_local_group_free(clnet_local_group *g)
     pthread_mutex_destroy(&g->mu);
     pthread_cond_destroy(&g->cv);
     free(g->data);
+    free(g->count);
     free(g->sum);
     free(g);
 }
@@ -122,24 +126,33 @@ static clnet_status local_allreduce(void *user, float *data, size_t n)
     pthread_mutex_lock(&g->mu);
     clnet_status st = CLNET_OK;
     g->data[me->rank] = data;
-    if (me->rank == 0 && n > g->sum_cap) {
-        free(g->sum);
-        g->sum = malloc(n * sizeof *g->sum);
-        g->sum_cap = g->sum ? n : 0;
-    }
-    g->count = me->rank == 0 ? n : g->count;
+    g->count[me->rank] = n;
     if (meet(g, me->rank) != 0) {
         st = CLNET_EINTERRUPTED;
     } else if (me->rank == 0) {
-        /* Everyone's buffer is in; sum in rank order. */
-        int ok = g->sum != NULL;
-        for (int r = 0; r < g->n && ok; r++)
-            ok = g->data[r] != NULL;
-        if (ok) {
+        /* Everyone's buffer is in; sum in rank order. The sum buffer grows
+         * only now: before this meeting another rank may not yet have
+         * copied the previous sum out of it. */
+        if (n > g->sum_cap) {
+            free(g->sum);
+            g->sum = malloc(n * sizeof *g->sum);
+            g->sum_cap = g->sum ? n : 0;
+        }
+        int ok = g->sum != NULL, r = 1;
+        while (r < g->n && g->count[r] == n)
+            r++;
+        for (int q = 0; q < g->n && ok; q++)
+            ok = g->data[q] != NULL;
+        if (r < g->n) {
+            /* Replicas of different models, or out of step. */
+            g->aborted = 1;
+            snprintf(g->error, sizeof g->error, "replica %d summed %zu values where "
+                     "replica 0 summed %zu", r, g->count[r], n);
+        } else if (ok) {
             memcpy(g->sum, g->data[0], n * sizeof *g->sum);
-            for (int r = 1; r < g->n; r++)
+            for (int q = 1; q < g->n; q++)
                 for (size_t i = 0; i < n; i++)
-                    g->sum[i] += g->data[r][i];
+                    g->sum[i] += g->data[q][i];
         } else {
             g->aborted = 1;
             snprintf(g->error, sizeof g->error, "out of host memory summing gradients");

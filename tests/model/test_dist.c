@@ -272,6 +272,85 @@ START_TEST(a_missing_replica_stops_the_others)
 }
 END_TEST
 
+/* The group's allreduce alone, many times with a size that grows at each
+ * call: every replica gets the exact sum every time. Replica 0 grows the
+ * shared sum buffer; once it did so while the other replica had not yet
+ * copied the previous sum out, which then read freed memory's replacement
+ * (found as a wrong first step of --sync-bn in CI under load). */
+#define STRESS_CALLS 300
+typedef struct stress {
+    clnet_local_group *g;
+    int rank, wrong, mismatch;
+    clnet_status st;
+} stress;
+
+static void *stress_replica(void *arg)
+{
+    stress *s = arg;
+    clnet_reducer red = clnet_local_group_reducer(s->g, s->rank);
+    float *v = malloc((size_t)STRESS_CALLS * 4 * sizeof *v);
+    for (int call = 0; v && call < STRESS_CALLS && s->st == CLNET_OK; call++) {
+        /* -mismatch: the last call's lengths differ between replicas. */
+        size_t n = (size_t)call * 4 + 1 + (s->mismatch && call == s->mismatch ? (size_t)s->rank : 0);
+        if (s->mismatch && call > s->mismatch)
+            break;
+        for (size_t i = 0; i < n; i++)
+            v[i] = (float)((s->rank + 1) * (call + 1)) + (float)i;
+        s->st = red.allreduce(red.user, v, n);
+        /* Ranks 1..R: (1 + .. + R)(call + 1) + R i, exact in floats here. */
+        for (size_t i = 0; i < n && s->st == CLNET_OK; i++)
+            s->wrong += v[i] != (float)(R * (R + 1) / 2 * (call + 1) + R * (int)i);
+    }
+    if (!v)
+        s->st = CLNET_ENOMEM;
+    free(v);
+    return NULL;
+}
+
+static void run_stress(clnet_local_group *g, stress *s, int mismatch)
+{
+    pthread_t t[R];
+    for (int r = 0; r < R; r++) {
+        s[r] = (stress){g, r, 0, mismatch, CLNET_OK};
+        ck_assert_int_eq(pthread_create(&t[r], NULL, stress_replica, &s[r]), 0);
+    }
+    for (int r = 0; r < R; r++)
+        pthread_join(t[r], NULL);
+}
+
+START_TEST(allreduce_sums_exactly_while_its_buffer_grows)
+{
+    clnet_local_group *g = NULL;
+    ck_assert_int_eq(clnet_local_group_create(R, 60, &g), CLNET_OK);
+    stress s[R];
+    run_stress(g, s, 0);
+    for (int r = 0; r < R; r++) {
+        ck_assert_msg(s[r].st == CLNET_OK, "replica %d: %s (%s)", r,
+                      clnet_strerror(s[r].st), clnet_local_group_error(g));
+        ck_assert_msg(s[r].wrong == 0, "replica %d: %d wrong sums", r, s[r].wrong);
+    }
+    clnet_local_group_free(g);
+}
+END_TEST
+
+/* Replicas that sum different lengths (different models, or out of step)
+ * all fail, and the error says which; none reads past the other's buffer. */
+START_TEST(allreduce_refuses_different_lengths)
+{
+    clnet_local_group *g = NULL;
+    ck_assert_int_eq(clnet_local_group_create(R, 60, &g), CLNET_OK);
+    stress s[R];
+    run_stress(g, s, 5);
+    for (int r = 0; r < R; r++) {
+        ck_assert_int_eq(s[r].st, CLNET_EINTERRUPTED);
+        ck_assert_int_eq(s[r].wrong, 0);
+    }
+    ck_assert_msg(strstr(clnet_local_group_error(g), "replica 1 summed 22 values where "
+                         "replica 0 summed 21"), "%s", clnet_local_group_error(g));
+    clnet_local_group_free(g);
+}
+END_TEST
+
 int main(void)
 {
     ctx = clnet_test_ctx();
@@ -282,6 +361,8 @@ int main(void)
     tcase_add_test(tc, sync_batchnorm_equals_one_device);
     tcase_add_test(tc, buckets_change_nothing);
     tcase_add_test(tc, a_missing_replica_stops_the_others);
+    tcase_add_test(tc, allreduce_sums_exactly_while_its_buffer_grows);
+    tcase_add_test(tc, allreduce_refuses_different_lengths);
     suite_add_tcase(s, tc);
     int rc = clnet_test_run(s);
     clnet_ctx_free(ctx);

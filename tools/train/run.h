@@ -148,14 +148,15 @@ void replicas_for_rank(train_run *r);
  * the ranks, and whether any rank asked to stop (sets world.stop).
  * world_epoch_end: every rank's parameters equal, and the stop request,
  * after rank 0's validation and saves (waiting up to the peer timeout plus
- * `allowance` seconds); --check-every calls it mid-epoch too. Each of these gives -1 after printing; a peer that
+ * `allowance` seconds; `what` names the wait in a timeout message);
+ * --check-every calls it mid-epoch too. Each of these gives -1 after printing; a peer that
  * does not arrive in time is named and the run stopped (MPI_Abort).
  * world_finish: MPI_Finalize, or MPI_Abort when rc != 0 so no rank is left
  * waiting. */
 int world_init(int *argc, char ***argv, train_world *w);
 int world_attach(train_run *r);
 int world_sum_stats(train_run *r, clnet_stats *s);
-int world_epoch_end(train_run *r, double allowance);
+int world_epoch_end(train_run *r, const char *what, double allowance);
 int world_finish(train_world *w, int rc);
 
 /* plan.c: --plan's table for r->opts on r->ctx; the exit status. */

@@ -208,7 +208,7 @@ int train_loop(train_run *r)
             if (r->opts.check_every > 0 && (done / k) % (uint64_t)r->opts.check_every == 0 &&
                 done < r->steps_per_epoch &&
                 ((r->n_replicas > 1 && replicas_check(r) != 0) ||
-                 world_epoch_end(r, 0) != 0)) {
+                 world_epoch_end(r, "the parameter check (--check-every)", 0) != 0)) {
                 progress_end(&pg);
                 clnet_loader_free(ld);
                 return 1;
@@ -272,7 +272,7 @@ int train_loop(train_run *r)
         run_dir_report(r);
         /* Every rank waits here for rank 0's validation and saves: allow
          * twice the epoch's time for them on top of the peer timeout. */
-        if (world_epoch_end(r, 2 * secs) != 0) {
+        if (world_epoch_end(r, "the end of the epoch (rank 0 validates and saves)", 2 * secs) != 0) {
             rc = 1;
             break;
         }

@@ -281,7 +281,7 @@ int world_sum_stats(train_run *r, clnet_stats *s)
     return 0;
 }
 
-int world_epoch_end(train_run *r, double allowance)
+int world_epoch_end(train_run *r, const char *what, double allowance)
 {
     r->world.stop = train_stop_requested != 0;
     if (r->world.size < 2)
@@ -298,8 +298,7 @@ int world_epoch_end(train_run *r, double allowance)
     post_tokens(&r->world);
     if (MPI_Iallreduce(MPI_IN_PLACE, v, 3, MPI_UINT64_T, MPI_MAX, comm, &req) !=
             MPI_SUCCESS ||
-        wait_timed(r, &req, allowance > 0 ? "the end of the epoch (rank 0 validates and saves)"
-                                 : "the parameter check (--check-every)",
+        wait_timed(r, &req, what,
                    r->world.timeout_s + allowance) != 0)
         return -1;
     if (v[0] != ~v[1]) {

@@ -50,8 +50,9 @@ int world_sum_stats(train_run *r, clnet_stats *s)
     return 0;
 }
 
-int world_epoch_end(train_run *r, double allowance)
+int world_epoch_end(train_run *r, const char *what, double allowance)
 {
+    (void)what;
     (void)allowance;
     r->world.stop = train_stop_requested != 0;
     return 0;

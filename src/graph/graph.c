@@ -156,13 +156,18 @@ static void lifetimes(const clnet__model_desc *m, int training,
                       const schedule *sc, clnet__interval *iv)
 {
     int L = m->n_layers;
+    int fp16 = m->precision == CLNET_PRECISION_FP16_STORAGE;
     for (int i = 0; i < L; i++) {
         const clnet__layer_desc *ld = &m->layers[i];
         const clnet__op_plan *p = &ld->plan;
         clnet__interval *v = &iv[(size_t)i * IV_PER_LAYER];
         int last = last_consumer(m, i), s = sc->seg[i];
         int boundary = training && is_boundary(sc, m, i);
-        v[IV_OUT].bytes = clnet__shape_count(p->out) * sizeof(float);
+        /* fp16-storage: every output and its gradient as half but the
+         * logits', which the loss reads and writes in fp32. */
+        int half = fp16 && i != L - 1;
+        v[IV_OUT].half = (unsigned char)half;
+        v[IV_OUT].bytes = clnet__shape_count(p->out) * (half ? 2 : sizeof(float));
         v[IV_OUT].start = t_fwd(sc, i);
         if (training)
             v[IV_OUT].end = boundary ? sc->end : t_bwd(sc, i);
@@ -172,6 +177,7 @@ static void lifetimes(const clnet__model_desc *m, int training,
             v[IV_OUT].end = L;
         if (training) {
             v[IV_DOUT].bytes = v[IV_OUT].bytes;
+            v[IV_DOUT].half = v[IV_OUT].half;
             if (boundary) { /* written by the next segment's backward */
                 v[IV_DOUT].start = sc->base[s];
                 v[IV_DOUT].end = t_block_end(sc, s + 1);
@@ -191,7 +197,8 @@ static void lifetimes(const clnet__model_desc *m, int training,
         }
         /* Scratch lives from forward to backward: an op may keep what it
          * computed in forward there (e.g. im2col columns). */
-        v[IV_WORK].bytes = p->work_count * sizeof(float);
+        v[IV_WORK].bytes = clnet__work_bytes(p, fp16);
+        v[IV_WORK].half = (unsigned char)(fp16 && p->work_half);
         v[IV_WORK].start = t_fwd(sc, i);
         v[IV_WORK].end = training ? t_bwd(sc, i) : t_fwd(sc, i);
     }
@@ -217,7 +224,8 @@ static clnet__tensor arena_at(const clnet__graph *g, const clnet__interval *v)
     clnet__tensor t = {0};
     if (v->bytes) {
         t.buf = g->arena[v->chunk];
-        t.off = v->offset / sizeof(float);
+        t.half = v->half;
+        t.off = v->offset / clnet__esize(t);
     }
     return t;
 }

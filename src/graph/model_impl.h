@@ -10,12 +10,10 @@
 #include "io/model_desc.h"
 #include "train/optim.h"
 
-/* fp16-storage (clnet_precision): the kernels and op launchers can read
- * and write half tensors (cl/common.h, clnet__tensor.half), but the
- * executor does not yet place activations as half nor count them at 2
- * bytes, and the half paths have no tests against the references yet, so
- * the option is refused (model.c, precision_check) and never suggested. */
-#define CLNET__FP16_STORAGE 0
+/* fp16-storage (clnet_precision): activations and their gradients stored
+ * as half (graph.c, lifetimes), arithmetic in fp32. 0 would refuse it
+ * (model.c, precision_check) and never suggest it. */
+#define CLNET__FP16_STORAGE 1
 
 struct clnet__optim;
 

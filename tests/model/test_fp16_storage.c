@@ -1,0 +1,243 @@
+/* fp16-storage through the public API: the plan counts activations at two
+ * bytes, the arena really holds them as half, and training follows fp32
+ * training within half's rounding, on networks that use every op kind the
+ * model files use (conv, batchnorm, relu, pools, residual add, concat,
+ * dropout, dense). */
+#include "../support.h"
+#include "clnet/clnet.h"
+#include "graph/model_impl.h"
+#include "ocl/ocl.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifndef CLNET_SOURCE_ROOT
+#define CLNET_SOURCE_ROOT "."
+#endif
+
+static clnet_ctx *ctx;
+
+static void model_path(const char *name, char *buf, size_t cap)
+{
+    snprintf(buf, cap, "%s/models/%s", CLNET_SOURCE_ROOT, name);
+}
+
+static clnet_model *load(const char *name, const char *text, int batch,
+                         clnet_precision precision)
+{
+    clnet_model_settings ms;
+    clnet_model_default_settings(&ms);
+    ms.batch = batch;
+    ms.seed = 9;
+    ms.precision = precision;
+    clnet_model *m = NULL;
+    clnet_status st;
+    if (text) {
+        st = clnet_model_load_string(ctx, name, text, &ms, &m);
+    } else {
+        char path[1024];
+        model_path(name, path, sizeof path);
+        st = clnet_model_load(ctx, path, &ms, &m);
+    }
+    ck_assert_msg(st == CLNET_OK, "%s: %s", name, clnet_errmsg(ctx));
+    return m;
+}
+
+/* The target: activations planned at about half of fp32's. */
+static double planned_ratio(const char *name, int batch)
+{
+    char path[1024];
+    model_path(name, path, sizeof path);
+    clnet_model_settings ms;
+    clnet_model_default_settings(&ms);
+    ms.batch = batch;
+    clnet_memory_plan fp32, fp16;
+    ck_assert_int_eq(clnet_model_plan_memory(ctx, path, &ms, &fp32), CLNET_OK);
+    ms.precision = CLNET_PRECISION_FP16_STORAGE;
+    ck_assert_msg(clnet_model_plan_memory(ctx, path, &ms, &fp16) == CLNET_OK, "%s",
+                  clnet_errmsg(ctx));
+    double r = (double)fp16.activations / (double)fp32.activations;
+    printf("%s batch %d activations: fp32 %.1f MiB, fp16-storage %.1f MiB (%.2fx)\n",
+           name, batch, fp32.activations / 1048576.0, fp16.activations / 1048576.0, r);
+    return r;
+}
+
+START_TEST(plan_halves_activations)
+{
+    const struct { const char *name; int batch; } models[] = {
+        {"fashion-cnn.cfg", 64}, {"resnet20.cfg", 256}, {"lenet.cfg", 32},
+    };
+    for (size_t i = 0; i < sizeof models / sizeof models[0]; i++) {
+        double r = planned_ratio(models[i].name, models[i].batch);
+        ck_assert_msg(r <= 0.55 && r >= 0.45, "%s: fp16-storage plans %.2fx",
+                      models[i].name, r);
+    }
+}
+END_TEST
+
+/* The layers' outputs are half views of the arena; the logits (read by
+ * the loss and by clnet_model_forward's caller) stay fp32. */
+START_TEST(activations_are_half_but_logits)
+{
+    clnet_model *m = load("resnet20.cfg", NULL, 2, CLNET_PRECISION_FP16_STORAGE);
+    const clnet__graph *g = m->graph;
+    int L = g->desc->n_layers, halves = 0;
+    for (int i = 0; i < L - 1; i++)
+        if (g->layers[i].io.out.buf) {
+            ck_assert_msg(g->layers[i].io.out.half, "layer %d output is fp32", i);
+            ck_assert_msg(!g->layers[i].io.dout.buf || g->layers[i].io.dout.half,
+                          "layer %d output gradient is fp32", i);
+            halves++;
+        }
+    ck_assert_int_gt(halves, 10);
+    ck_assert(!g->logits.half && !g->dlogits.half);
+    clnet_model_free(m);
+}
+END_TEST
+
+static float *read_params(clnet_model *m, size_t *n)
+{
+    const clnet__graph *g = m->graph;
+    *n = g->params_count;
+    float *p = malloc(*n * sizeof *p);
+    ck_assert(p);
+    ck_assert_int_eq(clnet__buf_read(ctx, g->params_buf, 0, *n * sizeof(float), p),
+                     CLNET_OK);
+    return p;
+}
+
+static double rel_diff(const float *a, const float *b, const float *base, size_t n)
+{
+    double diff = 0, norm = 0;
+    for (size_t i = 0; i < n; i++) {
+        double u = (double)a[i] - (base ? base[i] : 0), v = (double)b[i] - (base ? base[i] : 0);
+        diff += (u - v) * (u - v);
+        norm += v * v;
+    }
+    return sqrt(diff / fmax(norm, 1e-300));
+}
+
+/* One step of m on batch s (two fixed batches in turn); returns the loss. */
+static double step(clnet_model *m, const char *name, int s)
+{
+    clnet_model_info info;
+    clnet_model_get_info(m, &info);
+    int batch = info.batch;
+    size_t n = (size_t)batch * info.channels * info.height * info.width;
+    float *x = malloc(n * sizeof *x);
+    int32_t *y = malloc((size_t)batch * sizeof *y);
+    ck_assert(x && y);
+    clnet_test_rng r;
+    clnet_test_rng_seed(&r, 77 + (uint64_t)(s % 2));
+    for (size_t i = 0; i < n; i++)
+        x[i] = clnet_test_uniform(&r, -1, 1);
+    for (int i = 0; i < batch; i++)
+        y[i] = (i * 7 + s % 2) % info.classes;
+    clnet_status st = clnet_model_set_batch(m, x, y, batch);
+    if (st == CLNET_OK)
+        st = clnet_model_train_step(m);
+    clnet_stats stats;
+    if (st == CLNET_OK)
+        st = clnet_model_read_stats(m, &stats, 1);
+    ck_assert_msg(st == CLNET_OK, "%s: %s", name, clnet_errmsg(ctx));
+    free(x);
+    free(y);
+    return stats.loss_sum / stats.samples;
+}
+
+/* fp32 and fp16-storage from the same initialisation on the same batches.
+ * The first step's loss agrees within 2e-3 and its update (new parameters
+ * minus initial ones) within tol_update, relative: half keeps 11 bits, so
+ * each stored activation and gradient is off by up to 2^-12, a few such
+ * roundings per layer (and a max-pooling or relu tie that the rounding
+ * creates routes a gradient elsewhere). Then STEPS more steps: the loss
+ * stays finite and falls as fp32's does, ending within 10% of it (training
+ * amplifies any difference, so the later steps are compared loosely). */
+#define STEPS 8
+static void trains_as_fp32(const char *name, const char *text, int batch,
+                           double tol_update)
+{
+    clnet_model *a = load(name, text, batch, CLNET_PRECISION_FP32);
+    clnet_model *b = load(name, text, batch, CLNET_PRECISION_FP16_STORAGE);
+    size_t n, nb;
+    float *init = read_params(a, &n), *init_b = read_params(b, &nb);
+    ck_assert_uint_eq(n, nb);
+    ck_assert_msg(rel_diff(init, init_b, NULL, n) == 0, "%s: different initialisations",
+                  name);
+    double la = step(a, name, 0), lb = step(b, name, 0);
+    double dl = fabs(lb - la) / fabs(la);
+    float *pa = read_params(a, &n), *pb = read_params(b, &n);
+    double du = rel_diff(pb, pa, init, n);
+    printf("%s: first step, fp16-storage vs fp32: loss %.6f vs %.6f (%.2g), update %.2g "
+           "relative\n", name, lb, la, dl, du);
+    ck_assert_msg(dl <= 2e-3, "%s: first loss fp32 %.6f, fp16-storage %.6f", name, la, lb);
+    ck_assert_msg(du <= tol_update, "%s: first update differs by %.2g relative", name, du);
+    double first[2] = {la, lb}, last[2] = {la, lb};
+    for (int s = 1; s <= STEPS; s++) {
+        last[0] = step(a, name, s);
+        last[1] = step(b, name, s);
+        ck_assert_msg(isfinite(last[1]), "%s step %d: fp16-storage loss %g", name, s + 1,
+                      last[1]);
+    }
+    printf("%s: after %d steps: loss fp32 %.4f -> %.4f, fp16-storage %.4f -> %.4f\n", name,
+           STEPS + 1, first[0], last[0], first[1], last[1]);
+    ck_assert_msg(last[0] < first[0] && last[1] < first[1], "%s: the loss did not fall",
+                  name);
+    ck_assert_msg(fabs(last[1] - last[0]) <= 0.1 * last[0], "%s: last loss fp32 %.4f, "
+                  "fp16-storage %.4f", name, last[0], last[1]);
+    free(init);
+    free(init_b);
+    free(pa);
+    free(pb);
+    clnet_model_free(a);
+    clnet_model_free(b);
+}
+
+/* Concat, dropout, max and average pooling, a residual add and a fused
+ * relu in one small network. */
+static const char mixed_net[] =
+    "[net]\nchannels=3\nheight=12\nwidth=12\nclasses=5\n"
+    "[conv]\nname=stem\nfilters=8\nkernel=3\npad=1\n"
+    "[batchnorm]\n[relu]\nname=r0\n"
+    "[conv]\nfilters=8\nkernel=3\npad=1\nactivation=relu\n"
+    "[conv]\nname=c2\nfilters=8\nkernel=3\npad=1\n"
+    "[add]\nfrom=r0,c2\n"
+    "[maxpool]\nname=p1\nkernel=2\nstride=2\n"
+    "[conv]\nname=a\nfilters=4\nkernel=1\nfrom=p1\n"
+    "[conv]\nname=b\nfilters=4\nkernel=3\npad=1\nfrom=p1\n"
+    "[concat]\nfrom=a,b\n"
+    "[dropout]\np=0.2\n"
+    "[avgpool]\nkernel=2\n"
+    "[flatten]\n[dense]\noutputs=5\n"
+    "[train]\nlr=0.05\nmomentum=0.9\n";
+
+START_TEST(small_net_trains_as_fp32)
+{
+    trains_as_fp32("mixed", mixed_net, 16, 2e-2);
+}
+END_TEST
+
+START_TEST(resnet20_trains_as_fp32)
+{
+    trains_as_fp32("resnet20.cfg", NULL, 8, 2e-2);
+}
+END_TEST
+
+int main(void)
+{
+    ctx = clnet_test_ctx();
+    Suite *s = suite_create("fp16_storage");
+    TCase *tc = tcase_create("fp16_storage");
+    tcase_set_timeout(tc, 600);
+    tcase_add_test(tc, plan_halves_activations);
+    tcase_add_test(tc, activations_are_half_but_logits);
+    tcase_add_test(tc, small_net_trains_as_fp32);
+    tcase_add_test(tc, resnet20_trains_as_fp32);
+    suite_add_tcase(s, tc);
+    int rc = clnet_test_run(s);
+    clnet_ctx_free(ctx);
+    return rc;
+}

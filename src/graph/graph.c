@@ -163,8 +163,12 @@ static void lifetimes(const clnet__model_desc *m, int training,
         clnet__interval *v = &iv[(size_t)i * IV_PER_LAYER];
         int last = last_consumer(m, i), s = sc->seg[i];
         int boundary = training && is_boundary(sc, m, i);
-        /* fp16-storage: every output and its gradient as half but the
-         * logits', which the loss reads and writes in fp32. */
+        /* fp16-storage: every output as half but the logits, which the
+         * loss reads in fp32. Gradients stay fp32: a half gradient loses
+         * bits below 6e-5 (where per-element gradients often are: half's
+         * subnormals) and in batchnorm's cancellations, which only loss
+         * scaling would avoid; they live from a layer's consumer's backward
+         * to its own, so they add little to the peak. */
         int half = fp16 && i != L - 1;
         v[IV_OUT].half = (unsigned char)half;
         v[IV_OUT].bytes = clnet__shape_count(p->out) * (half ? 2 : sizeof(float));
@@ -176,8 +180,7 @@ static void lifetimes(const clnet__model_desc *m, int training,
         if (i == L - 1 && v[IV_OUT].end < L)
             v[IV_OUT].end = L;
         if (training) {
-            v[IV_DOUT].bytes = v[IV_OUT].bytes;
-            v[IV_DOUT].half = v[IV_OUT].half;
+            v[IV_DOUT].bytes = clnet__shape_count(p->out) * sizeof(float);
             if (boundary) { /* written by the next segment's backward */
                 v[IV_DOUT].start = sc->base[s];
                 v[IV_DOUT].end = t_block_end(sc, s + 1);
@@ -214,8 +217,16 @@ static void lifetimes(const clnet__model_desc *m, int training,
         clnet__interval *vj = &iv[(size_t)j * IV_PER_LAYER];
         vf[IV_OUT].bytes = vf[IV_DOUT].bytes = 0;
         vj[IV_OUT].start = t_fwd(sc, f);
-        if (training && !is_boundary(sc, m, j))
+        /* f's backward reads the relu's output (its mask) and gradient,
+         * one step after the relu's own backward time: both live to it.
+         * (Without this, f's input gradient could take the output's
+         * bytes, which the kernel reads as it writes: harmless only when
+         * both have the same element size.) */
+        if (training && !is_boundary(sc, m, j)) {
             vj[IV_DOUT].end = t_bwd(sc, f);
+            if (vj[IV_OUT].end < t_bwd(sc, f))
+                vj[IV_OUT].end = t_bwd(sc, f);
+        }
     }
 }
 

@@ -25,14 +25,15 @@ static void model_path(const char *name, char *buf, size_t cap)
     snprintf(buf, cap, "%s/models/%s", CLNET_SOURCE_ROOT, name);
 }
 
-static clnet_model *load(const char *name, const char *text, int batch,
-                         clnet_precision precision)
+static clnet_model *load_rc(const char *name, const char *text, int batch,
+                            clnet_precision precision, int recompute)
 {
     clnet_model_settings ms;
     clnet_model_default_settings(&ms);
     ms.batch = batch;
     ms.seed = 9;
     ms.precision = precision;
+    ms.recompute = recompute;
     clnet_model *m = NULL;
     clnet_status st;
     if (text) {
@@ -44,6 +45,12 @@ static clnet_model *load(const char *name, const char *text, int batch,
     }
     ck_assert_msg(st == CLNET_OK, "%s: %s", name, clnet_errmsg(ctx));
     return m;
+}
+
+static clnet_model *load(const char *name, const char *text, int batch,
+                         clnet_precision precision)
+{
+    return load_rc(name, text, batch, precision, -1);
 }
 
 /* The target: activations planned at about half of fp32's. */
@@ -244,6 +251,28 @@ START_TEST(resnet20_trains_as_fp32)
 }
 END_TEST
 
+/* Recompute replays half outputs as it does fp32 ones: the same bits. */
+START_TEST(recompute_is_exact_under_fp16_storage)
+{
+    clnet_model *on = load_rc("resnet20.cfg", NULL, 4, CLNET_PRECISION_FP16_STORAGE, 1);
+    clnet_model *off = load_rc("resnet20.cfg", NULL, 4, CLNET_PRECISION_FP16_STORAGE, -1);
+    ck_assert_int_gt(on->graph->n_segments, 1);
+    for (int s = 0; s < 3; s++) {
+        step(on, "recompute on", s, 0);
+        step(off, "recompute off", s, 0);
+    }
+    size_t n, m;
+    float *a = read_params(on, &n), *b = read_params(off, &m);
+    ck_assert_uint_eq(n, m);
+    ck_assert_msg(memcmp(a, b, n * sizeof *a) == 0, "recompute changed the parameters "
+                  "(%.2g relative)", rel_diff(a, b, NULL, n));
+    free(a);
+    free(b);
+    clnet_model_free(on);
+    clnet_model_free(off);
+}
+END_TEST
+
 int main(void)
 {
     ctx = clnet_test_ctx();
@@ -254,6 +283,7 @@ int main(void)
     tcase_add_test(tc, activations_are_half_but_logits);
     tcase_add_test(tc, small_net_trains_as_fp32);
     tcase_add_test(tc, resnet20_trains_as_fp32);
+    tcase_add_test(tc, recompute_is_exact_under_fp16_storage);
     suite_add_tcase(s, tc);
     int rc = clnet_test_run(s);
     clnet_ctx_free(ctx);

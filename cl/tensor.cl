@@ -25,9 +25,30 @@ kernel void add_forward(uint n, CTENSOR(x0), CTENSOR(x1), CTENSOR(x2),
                         CTENSOR(x3), CTENSOR(x4), CTENSOR(x5), CTENSOR(x6),
                         CTENSOR(x7), TENSOR(y))
 {
+#if HALF_OF(y)
+    /* Eight outputs per work-item (the host launches n/8, rounded up):
+     * PoCL stores a half one at a time 3.6x slower than eight. The same
+     * sums, in the same order. */
+    uint i8 = get_global_id(0) * 8;
+    if (i8 + 8 <= n) {
+        float8 v = LOAD8P(HALF_OF(x0), AT(x0) + i8, 0);
+        if (ADD_M > 1) v += LOAD8P(HALF_OF(x1), AT(x1) + i8, 0);
+        if (ADD_M > 2) v += LOAD8P(HALF_OF(x2), AT(x2) + i8, 0);
+        if (ADD_M > 3) v += LOAD8P(HALF_OF(x3), AT(x3) + i8, 0);
+        if (ADD_M > 4) v += LOAD8P(HALF_OF(x4), AT(x4) + i8, 0);
+        if (ADD_M > 5) v += LOAD8P(HALF_OF(x5), AT(x5) + i8, 0);
+        if (ADD_M > 6) v += LOAD8P(HALF_OF(x6), AT(x6) + i8, 0);
+        if (ADD_M > 7) v += LOAD8P(HALF_OF(x7), AT(x7) + i8, 0);
+        STORE8P(1, ADD_RELU ? fmax(v, 0.0f) : v, 0, AT(y) + i8);
+        return;
+    }
+    for (uint i = i8; i < n; i++) {
+#else
     uint i = get_global_id(0);
     if (i >= n)
         return;
+    {
+#endif
     float s = LD(x0, i);
     if (ADD_M > 1) s += LD(x1, i);
     if (ADD_M > 2) s += LD(x2, i);
@@ -37,6 +58,7 @@ kernel void add_forward(uint n, CTENSOR(x0), CTENSOR(x1), CTENSOR(x2),
     if (ADD_M > 6) s += LD(x6, i);
     if (ADD_M > 7) s += LD(x7, i);
     ST(y, i, ADD_RELU ? fmax(s, 0.0f) : s);
+    }
 }
 
 /* d0..d(ADD_M-1) += g (= g where ADD_WRITE says), reading dy once; g = dy,

@@ -135,7 +135,9 @@ static clnet_status act_forward(clnet_ctx *ctx, const void *p,
     if (st != CLNET_OK)
         return st;
     size_t n = clnet__shape_count(io->in_shape[0]);
-    return CLNET__LAUNCH_N(ctx, k, n, CLNET_ARG_U32(n), CLNET_ARG_F32(a->slope),
+    /* A half output: eight per work-item (cl/activation.cl). */
+    size_t items = io->out.half ? (n + 7) / 8 : n;
+    return CLNET__LAUNCH_N(ctx, k, items, CLNET_ARG_U32(n), CLNET_ARG_F32(a->slope),
                            CLNET_ARG_F32(a->beta), CLNET_ARG_T(io->in[0]),
                            CLNET_ARG_T(io->out));
 }

@@ -96,7 +96,9 @@ static clnet_status launch8(clnet_ctx *ctx, int backward, size_t n, int m,
         args[1 + 2 * i] = CLNET_ARG_BUF(list[i].buf);
         args[2 + 2 * i] = CLNET_ARG_U32(list[i].off);
     }
-    return clnet__launch_n(ctx, k, n, 1 + 2 * (size_t)nt, args);
+    /* A half output: eight per work-item (cl/tensor.cl, add_forward). */
+    size_t items = !backward && extra.half ? (n + 7) / 8 : n;
+    return clnet__launch_n(ctx, k, items, 1 + 2 * (size_t)nt, args);
 }
 
 static clnet_status add_forward(clnet_ctx *ctx, const void *p,

@@ -64,9 +64,24 @@ inline float act_df(float x, float y, float slope, float beta)
 
 kernel void act_forward(uint n, float slope, float beta, CTENSOR(x), TENSOR(y))
 {
+#if HALF_OF(y)
+    /* Eight outputs per work-item (the host launches n/8, rounded up):
+     * PoCL stores a half one at a time 3.6x slower than eight. */
+    uint i8 = get_global_id(0) * 8;
+    if (i8 + 8 <= n) {
+        float v[8];
+        for (uint k = 0; k < 8; k++)
+            v[k] = act_f(LD(x, i8 + k), slope, beta);
+        STORE8P(1, vload8(0, v), 0, AT(y) + i8);
+        return;
+    }
+    for (uint i = i8; i < n; i++)
+        ST(y, i, act_f(LD(x, i), slope, beta));
+#else
     uint i = get_global_id(0);
     if (i < n)
-        AT(y)[i] = act_f(AT(x)[i], slope, beta);
+        ST(y, i, act_f(LD(x, i), slope, beta));
+#endif
 }
 
 kernel void act_backward(uint n, float slope, float beta, CTENSOR(x), CTENSOR(y),
@@ -74,6 +89,6 @@ kernel void act_backward(uint n, float slope, float beta, CTENSOR(x), CTENSOR(y)
 {
     uint i = get_global_id(0);
     if (i < n)
-        GRAD_PUT(AT(dx) + i, AT(dy)[i] * act_df(AT(x)[i], AT(y)[i], slope, beta),
-                 overwrite);
+        GRAD_AT(dx, i, LD(dy, i) * act_df(LD(x, i), LD(y, i), slope, beta),
+                overwrite);
 }

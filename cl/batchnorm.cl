@@ -34,6 +34,12 @@
 
 #define CHUNK 8
 
+/* Storage of the activation tensors (common.h): x, y, dy, dx. */
+#define HX HALF_OF(x)
+#define HY HALF_OF(y)
+#define HDY HALF_OF(dy)
+#define HDX HALF_OF(dx)
+
 /* Sum of v over the work-group. Every work-item must call it; scratch holds
  * get_local_size(0) floats. The closing barrier lets the caller reuse
  * scratch right away. */
@@ -108,7 +114,7 @@ inline float inv_std(float stat, uint flags, float eps)
 
 /* Sum over the work-group's channel (p: its first row) of x, or with
  * centred of (x - mu)^2; every work-item gets the total. */
-inline float channel_sum(global const float *p, uint hw, uint plane, uint end,
+inline float channel_sum(global const STORE_T(x) *p, uint hw, uint plane, uint end,
                          int centred, float mu, local float *scratch)
 {
     float8 acc = 0.0f;
@@ -119,18 +125,18 @@ inline float channel_sum(global const float *p, uint hw, uint plane, uint end,
          * round as they did. */
         if (len == CHUNK) {
             if (centred) {
-                float8 d = vload8(0, p + w.o) - mu;
+                float8 d = LOAD8P(HX, p + w.o, 0) - mu;
                 acc += d * d;
             } else {
-                acc += vload8(0, p + w.o);
+                acc += LOAD8P(HX, p + w.o, 0);
             }
         } else {
             for (uint k = 0; k < len; k++) {
                 if (centred) {
-                    float d = p[w.o + k] - mu;
+                    float d = LOADP(HX, p, w.o + k) - mu;
                     s += d * d;
                 } else {
-                    s += p[w.o + k];
+                    s += LOADP(HX, p, w.o + k);
                 }
             }
         }
@@ -159,7 +165,7 @@ kernel void bn_stats(uint hw, uint plane, uint end, float inv_m, float unbias,
                      local float *scratch)
 {
     uint c = get_group_id(0);
-    global const float *p = AT(x) + c * hw;
+    global const STORE_T(x) *p = AT(x) + c * hw;
     float mu = channel_sum(p, hw, plane, end, 0, 0.0f, scratch) * inv_m;
     float var = channel_sum(p, hw, plane, end, 1, mu, scratch) * inv_m;
     if (get_local_id(0) == 0)
@@ -213,17 +219,17 @@ kernel void bn_apply(uint hw, uint channels, uint flags, float eps, CTENSOR(x),
     }
     float mu = AT(mean)[c];
     size_t k = (size_t)row * hw + i;
-    global const float *px = AT(x) + k;
-    global float *py = AT(y) + k;
+    global const STORE_T(x) *px = AT(x) + k;
+    global STORE_T(y) *py = AT(y) + k;
     uint len = chunk_len(i, hw);
     /* fmax as act_forward's relu, so fused and unfused agree bit for bit. */
     if (len == CHUNK) {
-        float8 v = (vload8(0, px) - mu) * scale + shift;
-        vstore8(flags & FLAG_RELU ? fmax(v, 0.0f) : v, 0, py);
+        float8 v = (LOAD8P(HX, px, 0) - mu) * scale + shift;
+        STORE8P(HY, flags & FLAG_RELU ? fmax(v, 0.0f) : v, 0, py);
     } else {
         for (uint q = 0; q < len; q++) {
-            float v = (px[q] - mu) * scale + shift;
-            py[q] = flags & FLAG_RELU ? fmax(v, 0.0f) : v;
+            float v = (LOADP(HX, px, q) - mu) * scale + shift;
+            STOREP(HY, py, q, flags & FLAG_RELU ? fmax(v, 0.0f) : v);
         }
     }
 }
@@ -237,25 +243,25 @@ kernel void bn_grad_sums(uint hw, uint plane, uint end, uint flags, float eps,
                          TENSOR(dbeta), local float *scratch)
 {
     uint c = get_group_id(0), channels = get_num_groups(0);
-    global const float *px = AT(x) + c * hw;
-    global const float *pdy = AT(dy) + c * hw;
-    global const float *py = AT(y) + c * hw;
+    global const STORE_T(x) *px = AT(x) + c * hw;
+    global const STORE_T(dy) *pdy = AT(dy) + c * hw;
+    global const STORE_T(y) *py = AT(y) + c * hw;
     float mu = AT(mean)[c];
     float8 acc = 0.0f, accx = 0.0f;
     float sd = 0.0f, sdx = 0.0f;
     for (walk w = walk_start(hw, plane); w.o < end; walk_next(&w)) {
         uint len = chunk_len(w.j * CHUNK, hw);
         if (len == CHUNK) {
-            float8 g = vload8(0, pdy + w.o);
+            float8 g = LOAD8P(HDY, pdy + w.o, 0);
             if (flags & FLAG_RELU)
-                g *= select((float8)0.0f, (float8)1.0f, vload8(0, py + w.o) > 0.0f);
+                g *= select((float8)0.0f, (float8)1.0f, LOAD8P(HY, py + w.o, 0) > 0.0f);
             acc += g;
-            accx += g * (vload8(0, px + w.o) - mu);
+            accx += g * (LOAD8P(HX, px + w.o, 0) - mu);
         } else {
             for (uint k = 0; k < len; k++) {
-                float g = RELU_GRAD(pdy[w.o + k], py[w.o + k], flags);
+                float g = RELU_GRAD(LOADP(HDY, pdy, w.o + k), LOADP(HY, py, w.o + k), flags);
                 sd += g;
-                sdx += g * (px[w.o + k] - mu);
+                sdx += g * (LOADP(HX, px, w.o + k) - mu);
             }
         }
     }
@@ -292,19 +298,23 @@ kernel void bn_dx(uint hw, uint channels, uint flags, float eps, float inv_m,
         d = -a * AT(sums)[c] * inv_m;
     }
     size_t k = (size_t)row * hw + i;
-    global const float *px = AT(x) + k, *pdy = AT(dy) + k, *py = AT(y) + k;
-    global float *pdx = AT(dx) + k;
+    global const STORE_T(x) *px = AT(x) + k;
+    global const STORE_T(dy) *pdy = AT(dy) + k;
+    global const STORE_T(y) *py = AT(y) + k;
+    global STORE_T(dx) *pdx = AT(dx) + k;
     uint len = chunk_len(i, hw);
     uint overwrite = flags & FLAG_OVERWRITE;
     if (len == CHUNK) {
-        float8 g = vload8(0, pdy);
+        float8 g = LOAD8P(HDY, pdy, 0);
         if (flags & FLAG_RELU)
-            g *= select((float8)0.0f, (float8)1.0f, vload8(0, py) > 0.0f);
-        float8 v = a * g + b * (vload8(0, px) - mu) + d;
-        vstore8(overwrite ? v : vload8(0, pdx) + v, 0, pdx);
+            g *= select((float8)0.0f, (float8)1.0f, LOAD8P(HY, py, 0) > 0.0f);
+        float8 v = a * g + b * (LOAD8P(HX, px, 0) - mu) + d;
+        STORE8P(HDX, overwrite ? v : LOAD8P(HDX, pdx, 0) + v, 0, pdx);
     } else {
         for (uint q = 0; q < len; q++)
-            GRAD_PUT(pdx + q, a * RELU_GRAD(pdy[q], py[q], flags) + b * (px[q] - mu) + d,
-                     overwrite);
+            GRAD_PUTP(HDX, pdx, q,
+                      a * RELU_GRAD(LOADP(HDY, pdy, q), LOADP(HY, py, q), flags) +
+                          b * (LOADP(HX, px, q) - mu) + d,
+                      overwrite);
     }
 }

@@ -15,7 +15,13 @@
  * valid span of each row (outside the padding) is computed once per row and
  * tap, so the loops have no per-element conditions. A work-item owns the
  * row it writes: no races, no atomics; backward kernels accumulate (+=).
- * Ids are bounds-checked (the host rounds global sizes up). */
+ * Ids are bounds-checked (the host rounds global sizes up).
+ *
+ * Storage (common.h): activation tensors (x, y, dx, dy and the work
+ * regions cols, tmp, src, dst) may be half; weights, biases and their
+ * gradients are fp32. A kernel that accumulates several taps into a half
+ * output row sums each element in a register and rounds it once (the
+ * HALF_OF(...) branches), instead of adding into memory tap by tap. */
 #include "common.h"
 
 #define GEOM                                                                 \
@@ -39,7 +45,7 @@ inline void fwd_span(int off, int SW, int W, int OW, int *lo, int *hi)
 }
 
 /* out[ow] += wv * in[ow*SW + off] over the valid columns of a row. */
-inline void fwd_row_mad(global float *out, global const float *in, float wv,
+inline void fwd_row_mad(global float *out, global const STORE_T(x) *in, float wv,
                         int off, int SW, int W, int OW)
 {
     int lo, hi;
@@ -47,30 +53,45 @@ inline void fwd_row_mad(global float *out, global const float *in, float wv,
     in += off;
     if (SW == 1)
         for (int ow = lo; ow < hi; ow++)
-            out[ow] += wv * in[ow];
+            out[ow] += wv * LOADP(HALF_OF(x), in, ow);
     else
         for (int ow = lo; ow < hi; ow++)
-            out[ow] += wv * in[ow * SW];
+            out[ow] += wv * LOADP(HALF_OF(x), in, ow * SW);
 }
 
 /* Backward direction, one input row: input column w was read by output
  * column (w + t) / SW (t = pad - tap*dilation) when that divides evenly and
  * lies in [0, OW). out[w] += wv * in[(w + t) / SW] over those columns. */
-inline void bwd_row_mad(global float *out, global const float *in, float wv,
-                        int t, int SW, int W, int OW)
-{
-    int w0 = max(0, -t);
-    int rem = (w0 + t) % SW;
-    w0 += rem ? SW - rem : 0;
-    int w1 = min(W, (OW - 1) * SW - t + 1);
-    if (SW == 1) {
-        in += t;
-        for (int w = w0; w < w1; w++)
-            out[w] += wv * in[w];
-    } else {
-        for (int w = w0, ow = (w0 + t) / SW; w < w1; w += SW, ow++)
-            out[w] += wv * in[ow];
+#define DEF_BWD_ROW_MAD(fn, name)                                            \
+    inline void fn(global float *out, global const STORE_T(name) *in,       \
+                   float wv, int t, int SW, int W, int OW)                   \
+    {                                                                        \
+        int w0 = max(0, -t);                                                 \
+        int rem = (w0 + t) % SW;                                             \
+        w0 += rem ? SW - rem : 0;                                            \
+        int w1 = min(W, (OW - 1) * SW - t + 1);                              \
+        if (SW == 1) {                                                       \
+            in += t;                                                         \
+            for (int w = w0; w < w1; w++)                                    \
+                out[w] += wv * LOADP(HALF_OF(name), in, w);                  \
+        } else {                                                             \
+            for (int w = w0, ow = (w0 + t) / SW; w < w1; w += SW, ow++)      \
+                out[w] += wv * LOADP(HALF_OF(name), in, ow);                 \
+        }                                                                    \
     }
+/* One per tensor it reads: col2im's cols, the direct dX's dy. */
+DEF_BWD_ROW_MAD(bwd_row_mad_cols, cols)
+DEF_BWD_ROW_MAD(bwd_row_mad_dy, dy)
+
+/* The output column through which input column w is read by a tap with
+ * t = pad - tap*dilation (as bwd_row_mad's), or -1. */
+inline int bwd_out_col(int w, int t, int SW, int OW)
+{
+    int u = w + t;
+    if (u < 0 || u % SW)
+        return -1;
+    u /= SW;
+    return u < OW ? u : -1;
 }
 
 /* Output row read through input row h by tap kh, or -1. */
@@ -92,21 +113,34 @@ kernel void conv_im2col(GEOM, int nb, CTENSOR(x), TENSOR(cols))
     int kw = r % KW, t = r / KW;
     int kh = t % KH, c = t / KH;
     int ih = (int)i0 * SH - PT + kh * DH, off = kw * DW - PL;
-    global float *out = AT(cols) + (i1 * OH + i0) * OW;
+    global STORE_T(cols) *out = AT(cols) + (i1 * OH + i0) * OW;
     int lo = 0, hi = 0;
     if (ih >= 0 && ih < H)
         fwd_span(off, SW, W, OW, &lo, &hi);
-    global const float *in = AT(x) + ((n * C + c) * H + max(ih, 0)) * W + off;
+    global const STORE_T(x) *in = AT(x) + ((n * C + c) * H + max(ih, 0)) * W + off;
+#if HALF_OF(cols) && HALF_OF(x)
+    /* Half to half: the 16-bit patterns as they are (exact, and no
+     * conversion, which PoCL does one element at a time, slowly). */
+    global ushort *o16 = (global ushort *)out;
+    global const ushort *i16 = (global const ushort *)in;
     for (int ow = 0; ow < lo; ow++)
-        out[ow] = 0.0f;
+        o16[ow] = 0;
+    for (int ow = lo; ow < hi; ow++)
+        o16[ow] = i16[ow * SW];
+    for (int ow = hi; ow < OW; ow++)
+        o16[ow] = 0;
+    return;
+#endif
+    for (int ow = 0; ow < lo; ow++)
+        STOREP(HALF_OF(cols), out, ow, 0.0f);
     if (SW == 1)
         for (int ow = lo; ow < hi; ow++)
-            out[ow] = in[ow];
+            STOREP(HALF_OF(cols), out, ow, LOADP(HALF_OF(x), in, ow));
     else
         for (int ow = lo; ow < hi; ow++)
-            out[ow] = in[ow * SW];
+            STOREP(HALF_OF(cols), out, ow, LOADP(HALF_OF(x), in, ow * SW));
     for (int ow = hi; ow < OW; ow++)
-        out[ow] = 0.0f;
+        STOREP(HALF_OF(cols), out, ow, 0.0f);
 }
 
 /* One row of dx per work-item: h = i0, plane i1 = n*C + c over the chunk;
@@ -125,9 +159,9 @@ kernel void conv_col2im(GEOM, int nb, CTENSOR(cols), TENSOR(dx), int overwrite)
         if (oh < 0)
             continue;
         for (int kw = 0; kw < KW; kw++) {
-            global const float *in =
+            global const STORE_T(cols) *in =
                 AT(cols) + (((c * KH + kh) * KW + kw) * nb + n) * P + oh * OW;
-            bwd_row_mad(out, in, 1.0f, PL - kw * DW, SW, W, OW);
+            bwd_row_mad_cols(out, in, 1.0f, PL - kw * DW, SW, W, OW);
         }
     }
 }
@@ -144,8 +178,8 @@ kernel void conv_scatter(GEOM, int nb, int has_bias, CTENSOR(tmp),
 {
     uint P = OH * OW;
     ID3(P, O, nb);
-    float v = AT(tmp)[(i1 * nb + i2) * P + i0];
-    AT(y)[(i2 * O + i1) * P + i0] = has_bias ? v + AT(bias)[i1] : v;
+    float v = LD(tmp, (i1 * nb + i2) * P + i0);
+    ST(y, (i2 * O + i1) * P + i0, has_bias ? v + AT(bias)[i1] : v);
 }
 
 /* The inverse layout change for backward: tmp[o][n*P + p] = dy[n][o][p]. */
@@ -153,7 +187,7 @@ kernel void conv_gather_dout(GEOM, int nb, CTENSOR(dy), TENSOR(tmp))
 {
     uint P = OH * OW;
     ID3(P, O, nb);
-    AT(tmp)[(i1 * nb + i2) * P + i0] = AT(dy)[(i2 * O + i1) * P + i0];
+    ST(tmp, (i1 * nb + i2) * P + i0, LD(dy, (i2 * O + i1) * P + i0));
 }
 
 /* y[n][o][p] += bias[o] (after the 1x1 GEMM wrote y directly). */
@@ -161,21 +195,25 @@ kernel void conv_bias_add(GEOM, int nb, CTENSOR(bias), TENSOR(y))
 {
     uint P = OH * OW;
     ID3(P, O, nb);
-    AT(y)[(i2 * O + i1) * P + i0] += AT(bias)[i1];
+    uint i = (i2 * O + i1) * P + i0;
+    ST(y, i, LD(y, i) + AT(bias)[i1]);
 }
 
 /* Sum of a[i] * b[i] (b == NULL: of a[i]) over i < n, with 8 partial sums
- * so that it vectorises without reassociation flags. */
-inline float dot_n(global const float *a, global const float *b, int n)
+ * so that it vectorises without reassociation flags. a is part of dy, b of
+ * x (their storage). */
+inline float dot_n(global const STORE_T(dy) *a, global const STORE_T(x) *b, int n)
 {
     float8 acc = 0.0f;
     int i = 0;
     for (; i + 8 <= n; i += 8)
-        acc += b ? vload8(0, a + i) * vload8(0, b + i) : vload8(0, a + i);
+        acc += b ? LOAD8P(HALF_OF(dy), a + i, 0) * LOAD8P(HALF_OF(x), b + i, 0)
+                 : LOAD8P(HALF_OF(dy), a + i, 0);
     float s = ((acc.s0 + acc.s1) + (acc.s2 + acc.s3)) +
               ((acc.s4 + acc.s5) + (acc.s6 + acc.s7));
     for (; i < n; i++)
-        s += b ? a[i] * b[i] : a[i];
+        s += b ? LOADP(HALF_OF(dy), a, i) * LOADP(HALF_OF(x), b, i)
+               : LOADP(HALF_OF(dy), a, i);
     return s;
 }
 
@@ -219,8 +257,29 @@ kernel void conv_direct_forward(GEOM, int nb, int has_bias, CTENSOR(x),
     ID2(OH, nb * O);
     int n = i1 / O, o = i1 - n * O;
     int c0 = (o / OG) * CG;
-    global float *out = AT(y) + (i1 * OH + i0) * OW;
     float b = has_bias ? AT(bias)[o] : 0.0f;
+#if HALF_OF(y)
+    global half *out = AT(y) + (i1 * OH + i0) * OW;
+    for (int ow = 0; ow < OW; ow++) {
+        float s = b;
+        for (int ci = 0; ci < CG; ci++) {
+            global const float *wc = AT(w) + (o * CG + ci) * KH * KW;
+            for (int kh = 0; kh < KH; kh++) {
+                int ih = (int)i0 * SH - PT + kh * DH;
+                if (ih < 0 || ih >= H)
+                    continue;
+                global const STORE_T(x) *in = AT(x) + ((n * C + c0 + ci) * H + ih) * W;
+                for (int kw = 0; kw < KW; kw++) {
+                    int iw = ow * SW + kw * DW - PL;
+                    if (iw >= 0 && iw < W)
+                        s += wc[kh * KW + kw] * LOADP(HALF_OF(x), in, iw);
+                }
+            }
+        }
+        vstore_half_rte(s, ow, out);
+    }
+#else
+    global float *out = AT(y) + (i1 * OH + i0) * OW;
     for (int ow = 0; ow < OW; ow++)
         out[ow] = b;
     for (int ci = 0; ci < CG; ci++) {
@@ -229,11 +288,12 @@ kernel void conv_direct_forward(GEOM, int nb, int has_bias, CTENSOR(x),
             int ih = (int)i0 * SH - PT + kh * DH;
             if (ih < 0 || ih >= H)
                 continue;
-            global const float *in = AT(x) + ((n * C + c0 + ci) * H + ih) * W;
+            global const STORE_T(x) *in = AT(x) + ((n * C + c0 + ci) * H + ih) * W;
             for (int kw = 0; kw < KW; kw++)
                 fwd_row_mad(out, in, wc[kh * KW + kw], kw * DW - PL, SW, W, OW);
         }
     }
+#endif
 }
 
 /* Direct dX, one input row per work-item: h = i0, plane i1 = n*C + c. */
@@ -254,9 +314,9 @@ kernel void conv_direct_backward_data(GEOM, int nb, CTENSOR(dy), CTENSOR(w),
             int oh = bwd_out_row(i0, kh, PT, DH, SH, OH);
             if (oh < 0)
                 continue;
-            global const float *in = AT(dy) + ((n * O + o) * OH + oh) * OW;
+            global const STORE_T(dy) *in = AT(dy) + ((n * O + o) * OH + oh) * OW;
             for (int kw = 0; kw < KW; kw++)
-                bwd_row_mad(out, in, wc[kh * KW + kw], PL - kw * DW, SW, W, OW);
+                bwd_row_mad_dy(out, in, wc[kh * KW + kw], PL - kw * DW, SW, W, OW);
         }
     }
 }
@@ -282,13 +342,13 @@ kernel void conv_direct_backward_weight(GEOM, int nb, CTENSOR(x), CTENSOR(dy),
             int ih = oh * SH - PT + kh * DH;
             if (ih < 0 || ih >= H || lo >= hi)
                 continue;
-            global const float *d = AT(dy) + ((n * O + o) * OH + oh) * OW;
-            global const float *in = AT(x) + ((n * C + c) * H + ih) * W + off;
+            global const STORE_T(dy) *d = AT(dy) + ((n * O + o) * OH + oh) * OW;
+            global const STORE_T(x) *in = AT(x) + ((n * C + c) * H + ih) * W + off;
             if (SW == 1)
                 s += dot_n(d + lo, in + lo, hi - lo);
             else
                 for (int ow = lo; ow < hi; ow++)
-                    s += d[ow] * in[ow * SW];
+                    s += LOADP(HALF_OF(dy), d, ow) * LOADP(HALF_OF(x), in, ow * SW);
         }
     }
     AT(dw)[i] += s;
@@ -304,20 +364,30 @@ kernel void conv_pad(int CC, int HH, int WW, int nb, int row0, int col0,
                      int hs, int wp, int rows, CTENSOR(src), TENSOR(dst))
 {
     ID2(rows, CC);
-    global float *out = AT(dst) + ((size_t)i1 * rows + i0) * wp;
+    global STORE_T(dst) *out = AT(dst) + ((size_t)i1 * rows + i0) * wp;
     int t = (int)i0 - row0, n = t >= 0 ? t / hs : 0, h = t - n * hs;
     if (t < 0 || n >= nb || h >= HH) {
         for (int x = 0; x < wp; x++)
-            out[x] = 0.0f;
+            STOREP(HALF_OF(dst), out, x, 0.0f);
         return;
     }
-    global const float *in = AT(src) + (((size_t)n * CC + i1) * HH + h) * WW;
+    global const STORE_T(src) *in = AT(src) + (((size_t)n * CC + i1) * HH + h) * WW;
     for (int x = 0; x < col0; x++)
-        out[x] = 0.0f;
-    for (int x = 0; x < WW; x++)
-        out[col0 + x] = in[x];
-    for (int x = col0 + WW; x < wp; x++)
-        out[x] = 0.0f;
+        STOREP(HALF_OF(dst), out, x, 0.0f);
+    int x = 0;
+#if HALF_OF(dst) && HALF_OF(src)
+    /* Half to half: the bit patterns (conv_im2col says why). */
+    for (; x < WW; x++)
+        ((global ushort *)out)[col0 + x] = ((global const ushort *)in)[x];
+#elif HALF_OF(dst)
+    /* Eight halves per store: PoCL converts one at a time 3.6x slower. */
+    for (; x + 8 <= WW; x += 8)
+        STORE8P(1, LOAD8P(HALF_OF(src), in + x, 0), 0, out + col0 + x);
+#endif
+    for (; x < WW; x++)
+        STOREP(HALF_OF(dst), out, col0 + x, LOADP(HALF_OF(src), in, x));
+    for (x = col0 + WW; x < wp; x++)
+        STOREP(HALF_OF(dst), out, x, 0.0f);
 }
 
 /* The GEMM's output rows back to NCHW, one output row per work-item: row
@@ -329,15 +399,24 @@ kernel void conv_crop(int CC, int HH, int WW, int nb, int hs, int wp,
 {
     ID2(HH, nb * CC);
     int n = i1 / CC, c = i1 - n * CC;
-    global const float *in = AT(tmp) + (size_t)c * nq + ((size_t)n * hs + i0) * wp;
-    global float *out = AT(dst) + ((size_t)i1 * HH + i0) * WW;
+    global const STORE_T(tmp) *in = AT(tmp) + (size_t)c * nq + ((size_t)n * hs + i0) * wp;
+    global STORE_T(dst) *out = AT(dst) + ((size_t)i1 * HH + i0) * WW;
     float b = has_bias ? AT(bias)[c] : 0.0f;
+    int x = 0;
+#if HALF_OF(dst)
+    /* Eight halves per store (conv_pad says why); the same sums. */
+    for (; x + 8 <= WW; x += 8) {
+        float8 v = LOAD8P(HALF_OF(tmp), in + x, 0) + b;
+        STORE8P(1, accumulate ? LOAD8P(1, out + x, 0) + v : v, 0, out + x);
+    }
+#endif
     if (accumulate)
-        for (int x = 0; x < WW; x++)
-            out[x] += in[x] + b;
+        for (; x < WW; x++)
+            STOREP(HALF_OF(dst), out, x,
+                   LOADP(HALF_OF(dst), out, x) + (LOADP(HALF_OF(tmp), in, x) + b));
     else
-        for (int x = 0; x < WW; x++)
-            out[x] = in[x] + b;
+        for (; x < WW; x++)
+            STOREP(HALF_OF(dst), out, x, LOADP(HALF_OF(tmp), in, x) + b);
 }
 
 /* wt[g][ci][og*KK + t] = w[g*OG + og][ci][KK-1-t]: per group, the weights

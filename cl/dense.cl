@@ -8,7 +8,7 @@ kernel void dense_bias_fill(uint total, uint outs, CTENSOR(b), TENSOR(y))
 {
     uint i = get_global_id(0);
     if (i < total)
-        AT(y)[i] = AT(b)[i % outs];
+        ST(y, i, AT(b)[i % outs]);
 }
 
 /* db[j] += sum_i dy[i, j]: one work-item per output feature looping over the
@@ -19,9 +19,9 @@ kernel void dense_bias_grad(uint n, uint outs, CTENSOR(dy), TENSOR(db))
     uint j = get_global_id(0);
     if (j >= outs)
         return;
-    global const float *p = AT(dy) + j;
+    global const STORE_T(dy) *p = AT(dy) + j;
     float s = 0.0f;
     for (uint i = 0; i < n; i++)
-        s += p[(size_t)i * outs];
+        s += LOADP(HALF_OF(dy), p, (size_t)i * outs);
     AT(db)[j] += s;
 }

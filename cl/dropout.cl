@@ -15,7 +15,7 @@ kernel void dropout_forward(uint n, float p, float scale, uint seed_lo,
 {
     uint i = get_global_id(0);
     if (i < n)
-        AT(y)[i] = AT(x)[i] * dropout_factor(i, p, scale, seed_lo, seed_hi);
+        ST(y, i, LD(x, i) * dropout_factor(i, p, scale, seed_lo, seed_hi));
 }
 
 /* dx += dy * mask / (1 - p) */
@@ -24,7 +24,6 @@ kernel void dropout_backward(uint n, float p, float scale, uint seed_lo,
 {
     uint i = get_global_id(0);
     if (i < n)
-        GRAD_PUT(AT(dx) + i,
-                 AT(dy)[i] * dropout_factor(i, p, scale, seed_lo, seed_hi),
-                 overwrite);
+        GRAD_AT(dx, i, LD(dy, i) * dropout_factor(i, p, scale, seed_lo, seed_hi),
+                overwrite);
 }

@@ -17,6 +17,12 @@
  * before; only the row addresses change. Without GEMM_BTAPS the tap_*
  * arguments are ignored.
  *
+ * Storage (common.h): each operand (x, y, c for gemm_panel; a, b, c for
+ * the others) is fp32 or, built with -DHALF_<name>=1, half (fp16-storage
+ * activations: src/ocl/gemm.c passes the problem's flags); products and
+ * sums are fp32 either way, and a half C is rounded once when stored.
+ * Leading dimensions, strides and offsets count elements of each operand.
+ *
  * Two families:
  * - gemm_panel and gemm_dot are for CPU devices (PoCL). PoCL only vectorises
  *   across the work-items of a work-group, and does that badly for a work-item
@@ -90,23 +96,27 @@
 #define PSTORE GEMM_CAT(vstore, PANEL_VW)
 
 #if GEMM_XT
-#define PANEL_X(r, p) xk[(size_t)(p) * ldx + rows[r]]
+#define PANEL_X(r, p) LOADP(HALF_OF(x), xk, (size_t)(p) * ldx + rows[r])
 #else
-#define PANEL_X(r, p) xk[(size_t)rows[r] * ldx + (p)]
+#define PANEL_X(r, p) LOADP(HALF_OF(x), xk, (size_t)rows[r] * ldx + (p))
 #endif
 #if GEMM_CT
-#define PANEL_C(i, j) c[(size_t)(j) * ldc + (i)]
+#define PANEL_C_AT(i, j) ((size_t)(j) * ldc + (i))
 #else
-#define PANEL_C(i, j) c[(size_t)(i) * ldc + (j)]
+#define PANEL_C_AT(i, j) ((size_t)(i) * ldc + (j))
 #endif
+/* Y and C vectors of PANEL_VW lanes, and the scalars of C. */
+#define PLOAD_Y(v, p) CLNET_IF(HALF_OF(y), GEMM_CAT(vload_half, PANEL_VW)(v, p), PLOAD(v, p))
+#define PLOAD_C(v, p) CLNET_IF(HALF_OF(c), GEMM_CAT(vload_half, PANEL_VW)(v, p), PLOAD(v, p))
+#define PSTORE_C(o, v, p) CLNET_IF(HALF_OF(c), GEMM_CAT(GEMM_CAT(vstore_half, PANEL_VW), _rte)(o, v, p), PSTORE(o, v, p))
 
 /* narrow is a constant in each kernel below, so the compiler drops the
  * branch on it from the inner loop (it did not unswitch a runtime flag:
  * measured 1.4-1.8x slower). */
 static inline void panel_body(int M, int N, int K, float alpha, float beta,
-                              global const float *x, uint ldx,
-                              global const float *y, uint ldy,
-                              global float *c, uint ldc, const int narrow,
+                              global const STORE_T(x) *x, uint ldx,
+                              global const STORE_T(y) *y, uint ldy,
+                              global STORE_T(c) *c, uint ldc, const int narrow,
                               TAP_ARGS)
 {
     const int ib = (int)get_global_id(0) * PANEL_MB;
@@ -129,11 +139,11 @@ static inline void panel_body(int M, int N, int K, float alpha, float beta,
         const int kn = min(PANEL_KC, K - k0);
         const float b = k0 == 0 ? beta : 1.0f; /* later blocks add to C */
 #if GEMM_XT
-        global const float *xk = x + (size_t)k0 * ldx;
+        global const STORE_T(x) *xk = x + (size_t)k0 * ldx;
 #else
-        global const float *xk = x + k0;
+        global const STORE_T(x) *xk = x + k0;
 #endif
-        global const float *yk = y + B_ROW(k0, ldy) + j0;
+        global const STORE_T(y) *yk = y + B_ROW(k0, ldy) + j0;
         for (int i0 = ib; i0 < iend; i0 += PANEL_MR) {
             /* Rows past M repeat row M-1: loads stay in bounds, stores skip. */
             int rows[PANEL_MR];
@@ -146,7 +156,7 @@ static inline void panel_body(int M, int N, int K, float alpha, float beta,
                 #pragma unroll
                 for (int v = 0; v < PANEL_NV; v++)
                     acc[r][v] = (PVEC)0.0f;
-            global const float *yp = yk;
+            global const STORE_T(y) *yp = yk;
 #if GEMM_BTAPS
             /* The taps of row k0 + p, stepped without divisions. */
             int tw = (k0 % tap_kk) % tap_kw, th = (k0 % tap_kk) / tap_kw;
@@ -157,12 +167,12 @@ static inline void panel_body(int M, int N, int K, float alpha, float beta,
                 if (!narrow) {
                     #pragma unroll
                     for (int v = 0; v < PANEL_NV; v++)
-                        yv[v] = PLOAD(v, yp);
+                        yv[v] = PLOAD_Y(v, yp);
                 } else {
                     float ys[PANEL_NR];
                     #pragma unroll
                     for (int jj = 0; jj < PANEL_NR; jj++)
-                        ys[jj] = jj < jn ? yp[jj] : 0.0f;
+                        ys[jj] = jj < jn ? LOADP(HALF_OF(y), yp, jj) : 0.0f;
                     #pragma unroll
                     for (int v = 0; v < PANEL_NV; v++)
                         yv[v] = PLOAD(v, ys);
@@ -195,13 +205,13 @@ static inline void panel_body(int M, int N, int K, float alpha, float beta,
                     break;
 #if !GEMM_CT
                 if (skip == 0 && !narrow) {
-                    global float *cr = c + (size_t)i * ldc + j0;
+                    global STORE_T(c) *cr = c + (size_t)i * ldc + j0;
                     #pragma unroll
                     for (int v = 0; v < PANEL_NV; v++) {
                         PVEC o = alpha * acc[r][v];
                         if (b != 0.0f)
-                            o += b * PLOAD(v, cr);
-                        PSTORE(o, v, cr);
+                            o += b * PLOAD_C(v, cr);
+                        PSTORE_C(o, v, cr);
                     }
                     continue;
                 }
@@ -213,8 +223,8 @@ static inline void panel_body(int M, int N, int K, float alpha, float beta,
                 for (int jj = skip; jj < jn; jj++) {
                     float o = alpha * t[jj];
                     if (b != 0.0f)
-                        o += b * PANEL_C(i, j0 + jj);
-                    PANEL_C(i, j0 + jj) = o;
+                        o += b * LOADP(HALF_OF(c), c, PANEL_C_AT(i, j0 + jj));
+                    STOREP(HALF_OF(c), c, PANEL_C_AT(i, j0 + jj), o);
                 }
             }
         }
@@ -261,6 +271,7 @@ kernel void gemm_panel_narrow(int M, int N, int K, float alpha, float beta,
 #endif
 #define DVEC GEMM_CAT(float, DOT_VW)
 #define DLOAD GEMM_CAT(vload, DOT_VW)
+#define DLOAD_H(h, q, p) CLNET_IF(h, GEMM_CAT(vload_half, DOT_VW)(q, p), DLOAD(q, p))
 
 static inline float dot_lanes(DVEC v)
 {
@@ -286,9 +297,10 @@ kernel void gemm_dot(int M, int N, int K, float alpha, float beta, CTENSOR(a),
     if (i0 >= M || j0 >= N)
         return;
     const size_t z = get_global_id(2);
-    global float *c = AT(c) + z * stride_c;
+    global STORE_T(c) *c = AT(c) + z * stride_c;
     /* Rows past the edge repeat the last one: loads stay in bounds. */
-    global const float *ar[DOT_MR], *br[DOT_NR];
+    global const STORE_T(a) *ar[DOT_MR];
+    global const STORE_T(b) *br[DOT_NR];
     #pragma unroll
     for (int r = 0; r < DOT_MR; r++)
         ar[r] = AT(a) + z * stride_a + (size_t)min(i0 + r, M - 1) * lda;
@@ -306,10 +318,10 @@ kernel void gemm_dot(int M, int N, int K, float alpha, float beta, CTENSOR(a),
         DVEC av[DOT_MR], bv[DOT_NR];
         #pragma unroll
         for (int r = 0; r < DOT_MR; r++)
-            av[r] = DLOAD(q, ar[r]);
+            av[r] = DLOAD_H(HALF_OF(a), q, ar[r]);
         #pragma unroll
         for (int s = 0; s < DOT_NR; s++)
-            bv[s] = DLOAD(q, br[s]);
+            bv[s] = DLOAD_H(HALF_OF(b), q, br[s]);
         #pragma unroll
         for (int r = 0; r < DOT_MR; r++)
             #pragma unroll
@@ -327,19 +339,20 @@ kernel void gemm_dot(int M, int N, int K, float alpha, float beta, CTENSOR(a),
         for (int r = 0; r < DOT_MR; r++)
             #pragma unroll
             for (int s = 0; s < DOT_NR; s++)
-                sum[r][s] = fma(ar[r][p], br[s][p], sum[r][s]);
+                sum[r][s] = fma(LOADP(HALF_OF(a), ar[r], p),
+                                LOADP(HALF_OF(b), br[s], p), sum[r][s]);
     #pragma unroll
     for (int r = 0; r < DOT_MR; r++) {
         if (i0 + r >= M)
             break;
-        global float *cr = c + (size_t)(i0 + r) * ldc + j0;
+        global STORE_T(c) *cr = c + (size_t)(i0 + r) * ldc + j0;
         #pragma unroll
         for (int s = 0; s < DOT_NR; s++) {
             if (j0 + s < N) {
                 float o = alpha * sum[r][s];
                 if (beta != 0.0f)
-                    o += beta * cr[s];
-                cr[s] = o;
+                    o += beta * LOADP(HALF_OF(c), cr, s);
+                STOREP(HALF_OF(c), cr, s, o);
             }
         }
     }
@@ -379,14 +392,14 @@ kernel void gemm_dot(int M, int N, int K, float alpha, float beta, CTENSOR(a),
 #define RT_N (TS_N / WPT_N)
 
 #if GEMM_TA
-#define TILED_A(i, p) a[(size_t)(p) * lda + (i)]
+#define TILED_A(i, p) LOADP(HALF_OF(a), a, (size_t)(p) * lda + (i))
 #else
-#define TILED_A(i, p) a[(size_t)(i) * lda + (p)]
+#define TILED_A(i, p) LOADP(HALF_OF(a), a, (size_t)(i) * lda + (p))
 #endif
 #if GEMM_TB
-#define TILED_B(p, j) b[B_ROW(j, ldb) + (p)]
+#define TILED_B(p, j) LOADP(HALF_OF(b), b, B_ROW(j, ldb) + (p))
 #else
-#define TILED_B(p, j) b[B_ROW(p, ldb) + (j)]
+#define TILED_B(p, j) LOADP(HALF_OF(b), b, B_ROW(p, ldb) + (j))
 #endif
 
 kernel __attribute__((reqd_work_group_size(RT_N, RT_M, 1))) void
@@ -402,9 +415,9 @@ gemm_tiled(int M, int N, int K, float alpha, float beta, CTENSOR(a), uint lda,
     const int tid = tm * (int)get_local_size(0) + tn;
     const int nthreads = (int)(get_local_size(0) * get_local_size(1));
     const size_t z = get_group_id(2);
-    global const float *a = AT(a) + z * stride_a;
-    global const float *b = AT(b) + z * stride_b;
-    global float *c = AT(c) + z * stride_c;
+    global const STORE_T(a) *a = AT(a) + z * stride_a;
+    global const STORE_T(b) *b = AT(b) + z * stride_b;
+    global STORE_T(c) *c = AT(c) + z * stride_c;
     float acc[WPT_M][WPT_N];
     for (int wm = 0; wm < WPT_M; wm++)
         for (int wn = 0; wn < WPT_N; wn++)
@@ -450,9 +463,9 @@ gemm_tiled(int M, int N, int K, float alpha, float beta, CTENSOR(a), uint lda,
         for (int wn = 0; wn < WPT_N; wn++) {
             const int gn = n0 + tn + wn * RT_N;
             if (gn < N) {
-                global float *cp = c + (size_t)gm * ldc + gn;
+                const size_t ci = (size_t)gm * ldc + gn;
                 const float o = alpha * acc[wm][wn];
-                *cp = beta != 0.0f ? o + beta * *cp : o;
+                STOREP(HALF_OF(c), c, ci, beta != 0.0f ? o + beta * LOADP(HALF_OF(c), c, ci) : o);
             }
         }
     }
@@ -468,7 +481,7 @@ kernel void gemm_scale(int M, int N, float beta, TENSOR(c), uint ldc,
     const int j = (int)get_global_id(0), i = (int)get_global_id(1);
     if (i >= M || j >= N)
         return;
-    global float *cp = AT(c) + get_global_id(2) * stride_c + (size_t)i * ldc + j;
-    *cp = beta != 0.0f ? beta * *cp : 0.0f;
+    const size_t ci = get_global_id(2) * stride_c + (size_t)i * ldc + j;
+    ST(c, ci, beta != 0.0f ? beta * LD(c, ci) : 0.0f);
 }
 #endif

@@ -18,14 +18,15 @@ kernel void xent_forward(uint n, uint k, float smoothing, float gscale,
     uint i = get_global_id(0);
     if (i >= n)
         return;
-    global const float *row = AT(x) + (size_t)i * k;
+    global const STORE_T(x) *row = AT(x) + (size_t)i * k;
+#define ROW(j) LOADP(HALF_OF(x), row, j)
     int label = as_int(AT(labels)[i]);
     bool valid = label >= 0 && (uint)label < k;
-    float xy = valid ? row[label] : 0.0f;
-    float m = row[0];
+    float xy = valid ? ROW(label) : 0.0f;
+    float m = ROW(0);
     uint greater = 0;
     for (uint j = 0; j < k; j++) {
-        float v = row[j];
+        float v = ROW(j);
         m = fmax(m, v);
         greater += v > xy ? 1u : 0u;
     }
@@ -33,7 +34,7 @@ kernel void xent_forward(uint n, uint k, float smoothing, float gscale,
      * stay finite where sum(x) itself might not. */
     float s = 0.0f, below = 0.0f;
     for (uint j = 0; j < k; j++) {
-        float v = row[j];
+        float v = ROW(j);
         s += exp(v - m);
         below += m - v;
     }
@@ -51,13 +52,14 @@ kernel void xent_forward(uint n, uint k, float smoothing, float gscale,
     w[2 * n + i] = hit5;
     if (!want_grad)
         return;
-    global float *g = AT(dx) + (size_t)i * k;
+    global STORE_T(dx) *g = AT(dx) + (size_t)i * k;
     float inv_s = 1.0f / s, q_off = smoothing / (float)k;
     float q_on = 1.0f - smoothing;
     for (uint j = 0; j < k; j++) {
         float q = q_off + ((int)j == label ? q_on : 0.0f);
-        g[j] = valid ? gscale * (exp(row[j] - m) * inv_s - q) : 0.0f;
+        STOREP(HALF_OF(dx), g, j, valid ? gscale * (exp(ROW(j) - m) * inv_s - q) : 0.0f);
     }
+#undef ROW
 }
 
 /* stats[0..2] += column sums of the per-sample work; stats[3] += n. One
@@ -83,15 +85,17 @@ kernel void softmax_rows(uint n, uint k, CTENSOR(x), TENSOR(p))
     uint i = get_global_id(0);
     if (i >= n)
         return;
-    global const float *row = AT(x) + (size_t)i * k;
-    global float *out = AT(p) + (size_t)i * k;
-    float m = row[0];
+    global const STORE_T(x) *row = AT(x) + (size_t)i * k;
+    global STORE_T(p) *out = AT(p) + (size_t)i * k;
+#define ROW(j) LOADP(HALF_OF(x), row, j)
+    float m = ROW(0);
     for (uint j = 0; j < k; j++)
-        m = fmax(m, row[j]);
+        m = fmax(m, ROW(j));
     float s = 0.0f;
     for (uint j = 0; j < k; j++)
-        s += exp(row[j] - m);
+        s += exp(ROW(j) - m);
     float inv_s = 1.0f / s;
     for (uint j = 0; j < k; j++)
-        out[j] = exp(row[j] - m) * inv_s;
+        STOREP(HALF_OF(p), out, j, exp(ROW(j) - m) * inv_s);
+#undef ROW
 }

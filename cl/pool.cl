@@ -79,7 +79,7 @@ inline uint split_index(uint i, uint h, uint w, ulong div_h, ulong div_w,
  * once); every window holds an input element (pad <= kernel / 2), where the
  * search starts. avgpool: its sum (padding adds nothing). (A branch-free
  * form with clamped loads and selects measured slower on PoCL.) */
-inline int window_reduce(global const float *x, int h, int w, int h0, int w0,
+inline int window_reduce(global const STORE_T(x) *x, int h, int w, int h0, int w0,
                          float *v)
 {
     int best = max(h0, 0) * w + max(w0, 0);
@@ -94,7 +94,7 @@ inline int window_reduce(global const float *x, int h, int w, int h0, int w0,
             int c = w0 + b;
             if (c < 0 || c >= w)
                 continue;
-            float xv = x[r * w + c];
+            float xv = LOADP(HALF_OF(x), x, r * w + c);
 #if MAXPOOL
             if (xv > m || (isnan(xv) && !isnan(m))) {
                 m = xv;
@@ -131,16 +131,16 @@ kernel void pool_forward(uint n, uint h, uint w, uint oh, uint ow, ulong div_oh,
         return;
     int r, c;
     uint plane = split_index(i, oh, ow, div_oh, div_ow, &r, &c);
-    global const float *xp = AT(x) + plane * h * w;
+    global const STORE_T(x) *xp = AT(x) + plane * h * w;
     int h0 = r * SH - PH, w0 = c * SW - PW;
     float v;
     int a = window_reduce(xp, (int)h, (int)w, h0, w0, &v);
 #if MAXPOOL
-    AT(y)[i] = v;
+    ST(y, i, v);
     if (save)
         AT(idx)[i] = (float)a;
 #else
-    AT(y)[i] = v / avg_divisor((int)h, (int)w, h0, w0);
+    ST(y, i, v / avg_divisor((int)h, (int)w, h0, w0));
 #endif
 }
 
@@ -153,7 +153,7 @@ kernel void pool_forward_rows(uint oh, uint planes, uint h, uint w, uint ow,
     uint r = get_global_id(0), plane = get_global_id(1);
     if (r >= oh || plane >= planes)
         return;
-    global const float *xp = AT(x) + plane * h * w;
+    global const STORE_T(x) *xp = AT(x) + plane * h * w;
     uint o = (plane * oh + r) * ow;
     int h0 = (int)r * SH - PH;
     for (uint c = 0; c < ow; c++) {
@@ -161,11 +161,11 @@ kernel void pool_forward_rows(uint oh, uint planes, uint h, uint w, uint ow,
         float v;
         int a = window_reduce(xp, (int)h, (int)w, h0, w0, &v);
 #if MAXPOOL
-        AT(y)[o + c] = v;
+        ST(y, o + c, v);
         if (save)
             AT(idx)[o + c] = (float)a;
 #else
-        AT(y)[o + c] = v / avg_divisor((int)h, (int)w, h0, w0);
+        ST(y, o + c, v / avg_divisor((int)h, (int)w, h0, w0));
 #endif
     }
 }
@@ -194,12 +194,12 @@ kernel void pool_backward(uint n, uint h, uint w, uint oh, uint ow, uint a,
     int r, c;
     uint plane = phase_output(i, a, b, prows, pcols, div_prows, div_pcols, &r, &c);
     uint o = (plane * oh + (uint)r) * ow + (uint)c;
-    global float *dxp = AT(dx) + plane * h * w;
+    global STORE_T(dx) *dxp = AT(dx) + plane * h * w;
 #if MAXPOOL
-    dxp[(uint)AT(aux)[o]] += AT(dy)[o];
+    GRAD_PUTP(HALF_OF(dx), dxp, (uint)AT(aux)[o], LD(dy, o), 0);
 #else
     int h0 = r * SH - PH, w0 = c * SW - PW;
-    float g = AT(dy)[o] / avg_divisor((int)h, (int)w, h0, w0);
+    float g = LD(dy, o) / avg_divisor((int)h, (int)w, h0, w0);
 #pragma unroll
     for (int ka = 0; ka < KH; ka++) {
         int rr = h0 + ka;
@@ -209,7 +209,7 @@ kernel void pool_backward(uint n, uint h, uint w, uint oh, uint ow, uint a,
         for (int kb = 0; kb < KW; kb++) {
             int cc = w0 + kb;
             if (cc >= 0 && cc < (int)w)
-                dxp[rr * (int)w + cc] += g;
+                GRAD_PUTP(HALF_OF(dx), dxp, rr * (int)w + cc, g, 0);
         }
     }
 #endif
@@ -221,11 +221,11 @@ kernel void gap_forward(uint planes, uint hw, CTENSOR(x), TENSOR(y))
     uint p = get_global_id(0);
     if (p >= planes)
         return;
-    global const float *xp = AT(x) + p * hw;
+    global const STORE_T(x) *xp = AT(x) + p * hw;
     float s = 0.0f;
     for (uint j = 0; j < hw; j++)
-        s += xp[j];
-    AT(y)[p] = s / (float)hw;
+        s += LOADP(HALF_OF(x), xp, j);
+    ST(y, p, s / (float)hw);
 }
 
 kernel void gap_backward(uint n, uint hw, ulong div_hw, CTENSOR(dy), TENSOR(dx),
@@ -233,5 +233,5 @@ kernel void gap_backward(uint n, uint hw, ulong div_hw, CTENSOR(dy), TENSOR(dx),
 {
     uint i = get_global_id(0);
     if (i < n)
-        GRAD_PUT(AT(dx) + i, AT(dy)[fdiv(i, div_hw)] / (float)hw, overwrite);
+        GRAD_AT(dx, i, LD(dy, fdiv(i, div_hw)) / (float)hw, overwrite);
 }

@@ -40,7 +40,7 @@ static clnet_status axpby_case(const selftest_env *env, selftest_result *r,
         st = clnet__kernel_get(env->ctx, "elementwise", NULL, "axpby", &k);
     if (st == CLNET_OK) {
         size_t global = n, local = clnet__wg_1d(env->ctx, k);
-        clnet__tensor tx = {dx, xoff}, ty = {dy, yoff};
+        clnet__tensor tx = {dx, xoff, 0}, ty = {dy, yoff, 0};
         st = CLNET__LAUNCH(env->ctx, k, 1, &global, &local, CLNET_ARG_U32(n),
                            CLNET_ARG_F32(alpha), CLNET_ARG_T(tx),
                            CLNET_ARG_F32(beta), CLNET_ARG_T(ty));
@@ -111,9 +111,9 @@ clnet_status selftest_sgemm(const selftest_env *env, selftest_result *r)
         st = selftest_upload(env->ctx, c, nc, &dc);
     if (st == CLNET_OK)
         st = clnet__sgemm(env->ctx, 0, 1, M, N, K, alpha,
-                          (clnet__tensor){da, OFFA}, LDA,
-                          (clnet__tensor){db, OFFB}, LDB, beta,
-                          (clnet__tensor){dc, OFFC}, LDC);
+                          (clnet__tensor){da, OFFA, 0}, LDA,
+                          (clnet__tensor){db, OFFB, 0}, LDB, beta,
+                          (clnet__tensor){dc, OFFC, 0}, LDC);
     if (st == CLNET_OK)
         st = clnet__buf_read(env->ctx, dc, 0, nc * sizeof *c, c);
     if (st == CLNET_OK) {

@@ -56,9 +56,11 @@ typedef struct clnet_model clnet_model;
 
 typedef enum clnet_precision {
     CLNET_PRECISION_FP32 = 0,     /* everything fp32 */
+    CLNET_PRECISION_FP16_STORAGE, /* activations and their gradients stored
+                                     as 16-bit floats (vload_half/vstore_half,
+                                     core OpenCL: every device), fp32 math,
+                                     fp32 parameters, logits and loss */
     /* Reserved, refused (CLNET_EUNSUPPORTED) by this version: */
-    CLNET_PRECISION_FP16_STORAGE, /* activations stored as 16-bit floats
-                                     (vload_half/vstore_half), fp32 math */
     CLNET_PRECISION_FP16,         /* fp16 arithmetic (needs cl_khr_fp16),
                                      fp32 master weights, loss scaling */
 } clnet_precision;

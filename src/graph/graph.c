@@ -156,13 +156,22 @@ static void lifetimes(const clnet__model_desc *m, int training,
                       const schedule *sc, clnet__interval *iv)
 {
     int L = m->n_layers;
+    int fp16 = m->precision == CLNET_PRECISION_FP16_STORAGE;
     for (int i = 0; i < L; i++) {
         const clnet__layer_desc *ld = &m->layers[i];
         const clnet__op_plan *p = &ld->plan;
         clnet__interval *v = &iv[(size_t)i * IV_PER_LAYER];
         int last = last_consumer(m, i), s = sc->seg[i];
         int boundary = training && is_boundary(sc, m, i);
-        v[IV_OUT].bytes = clnet__shape_count(p->out) * sizeof(float);
+        /* fp16-storage: every output as half but the logits, which the
+         * loss reads in fp32. Gradients stay fp32: a half gradient loses
+         * bits below 6e-5 (where per-element gradients often are: half's
+         * subnormals) and in batchnorm's cancellations, which only loss
+         * scaling would avoid; they live from a layer's consumer's backward
+         * to its own, so they add little to the peak. */
+        int half = fp16 && i != L - 1;
+        v[IV_OUT].half = (unsigned char)half;
+        v[IV_OUT].bytes = clnet__shape_count(p->out) * (half ? 2 : sizeof(float));
         v[IV_OUT].start = t_fwd(sc, i);
         if (training)
             v[IV_OUT].end = boundary ? sc->end : t_bwd(sc, i);
@@ -171,7 +180,7 @@ static void lifetimes(const clnet__model_desc *m, int training,
         if (i == L - 1 && v[IV_OUT].end < L)
             v[IV_OUT].end = L;
         if (training) {
-            v[IV_DOUT].bytes = v[IV_OUT].bytes;
+            v[IV_DOUT].bytes = clnet__shape_count(p->out) * sizeof(float);
             if (boundary) { /* written by the next segment's backward */
                 v[IV_DOUT].start = sc->base[s];
                 v[IV_DOUT].end = t_block_end(sc, s + 1);
@@ -191,7 +200,8 @@ static void lifetimes(const clnet__model_desc *m, int training,
         }
         /* Scratch lives from forward to backward: an op may keep what it
          * computed in forward there (e.g. im2col columns). */
-        v[IV_WORK].bytes = p->work_count * sizeof(float);
+        v[IV_WORK].bytes = clnet__work_bytes(p, fp16);
+        v[IV_WORK].half = (unsigned char)(fp16 && p->work_half);
         v[IV_WORK].start = t_fwd(sc, i);
         v[IV_WORK].end = training ? t_bwd(sc, i) : t_fwd(sc, i);
     }
@@ -207,8 +217,16 @@ static void lifetimes(const clnet__model_desc *m, int training,
         clnet__interval *vj = &iv[(size_t)j * IV_PER_LAYER];
         vf[IV_OUT].bytes = vf[IV_DOUT].bytes = 0;
         vj[IV_OUT].start = t_fwd(sc, f);
-        if (training && !is_boundary(sc, m, j))
+        /* f's backward reads the relu's output (its mask) and gradient,
+         * one step after the relu's own backward time: both live to it.
+         * (Without this, f's input gradient could take the output's
+         * bytes, which the kernel reads as it writes: harmless only when
+         * both have the same element size.) */
+        if (training && !is_boundary(sc, m, j)) {
             vj[IV_DOUT].end = t_bwd(sc, f);
+            if (vj[IV_OUT].end < t_bwd(sc, f))
+                vj[IV_OUT].end = t_bwd(sc, f);
+        }
     }
 }
 
@@ -217,7 +235,8 @@ static clnet__tensor arena_at(const clnet__graph *g, const clnet__interval *v)
     clnet__tensor t = {0};
     if (v->bytes) {
         t.buf = g->arena[v->chunk];
-        t.off = v->offset / sizeof(float);
+        t.half = v->half;
+        t.off = v->offset / clnet__esize(t);
     }
     return t;
 }
@@ -251,12 +270,12 @@ static void bind_layers(clnet__graph *g, const clnet__interval *iv)
         if (g->training)
             io->dout = arena_at(g, &v[IV_DOUT]);
         for (int k = 0; k < p->n_params; k++, pi++) {
-            io->param[k] = (clnet__tensor){g->params_buf, g->params[pi].offset};
+            io->param[k] = (clnet__tensor){g->params_buf, g->params[pi].offset, 0};
             if (g->training)
-                io->dparam[k] = (clnet__tensor){g->grads_buf, g->params[pi].offset};
+                io->dparam[k] = (clnet__tensor){g->grads_buf, g->params[pi].offset, 0};
         }
         for (int k = 0; k < p->n_state; k++, si++)
-            io->state[k] = (clnet__tensor){g->state_buf, g->state[si].offset};
+            io->state[k] = (clnet__tensor){g->state_buf, g->state[si].offset, 0};
         for (int k = 0; k < p->n_saved && g->training; k++)
             io->saved[k] = arena_at(g, &v[IV_SAVED0 + k]);
         io->work = arena_at(g, &v[IV_WORK]);
@@ -286,14 +305,14 @@ static size_t io_layout(const clnet__model_desc *m, int batch, clnet__graph *g)
     size_t a = 64, off = 0;
     clnet__tensor input[2], labels[2], stats, xent;
     for (int s = 0; s < 2; s++) {
-        input[s] = (clnet__tensor){NULL, off};
+        input[s] = (clnet__tensor){NULL, off, 0};
         off += (in_count + a - 1) / a * a;
-        labels[s] = (clnet__tensor){NULL, off};
+        labels[s] = (clnet__tensor){NULL, off, 0};
         off += ((size_t)batch + a - 1) / a * a;
     }
-    stats = (clnet__tensor){NULL, off};
+    stats = (clnet__tensor){NULL, off, 0};
     off += a;
-    xent = (clnet__tensor){NULL, off};
+    xent = (clnet__tensor){NULL, off, 0};
     off += clnet__xent_work_count(batch) + a;
     if (g) {
         for (int s = 0; s < 2; s++) {

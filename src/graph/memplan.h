@@ -13,6 +13,7 @@ typedef struct clnet__interval {
     int start, end;
     size_t offset;   /* out: byte offset in its chunk */
     size_t chunk;    /* out: which chunk */
+    unsigned char half; /* stored as half (fp16-storage); placement ignores it */
 } clnet__interval;
 
 /* Places every interval (greedy: largest first, then the first chunk and

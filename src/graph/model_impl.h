@@ -10,10 +10,10 @@
 #include "io/model_desc.h"
 #include "train/optim.h"
 
-/* fp16-storage (clnet_precision): the planner knows its sizes, but the
- * kernels that read and write half activations are not in this version, so
- * the option is refused (model.c, precision_check) and never suggested. */
-#define CLNET__FP16_STORAGE 0
+/* fp16-storage (clnet_precision): activations and their gradients stored
+ * as half (graph.c, lifetimes), arithmetic in fp32. 0 would refuse it
+ * (model.c, precision_check) and never suggest it. */
+#define CLNET__FP16_STORAGE 1
 
 struct clnet__optim;
 

@@ -89,17 +89,19 @@ int clnet__model_fitting_batch(clnet_ctx *ctx, clnet__model_desc *d, int trainin
     return lo;
 }
 
-/* The memory options that make desc fit at its own batch, cheapest first,
- * as text for the refusal: fp16 storage costs no time, recompute about a
- * third more compute, and accumulation keeps the math but splits the batch
- * (batchnorm then sees smaller batches). */
+/* The memory options that make desc fit at its own batch, as text for the
+ * refusal: fp16 storage (no extra time, results within half's rounding)
+ * and recompute (exact, about a third more compute) each where it fits
+ * alone, both together only where neither does; then accumulation, which
+ * keeps the math but splits the batch (batchnorm then sees smaller
+ * batches). */
 static void options_that_fit(clnet_ctx *ctx, clnet__model_desc *d, int training,
                              const clnet_train_settings *r, int ok_batch, char *buf,
                              size_t cap)
 {
     buf[0] = '\0';
     size_t len = 0, avail = available(ctx);
-    int recompute = d->recompute, precision = d->precision;
+    int recompute = d->recompute, precision = d->precision, found = 0;
     static const struct { int fp16, recompute; const char *what; } tries[] = {
         {1, 0, "activations stored as fp16 (--precision fp16-storage)"},
         {0, 1, "recompute on (--recompute)"},
@@ -107,7 +109,8 @@ static void options_that_fit(clnet_ctx *ctx, clnet__model_desc *d, int training,
     };
     for (size_t i = 0; i < sizeof tries / sizeof tries[0]; i++) {
         if ((tries[i].fp16 && (precision != CLNET_PRECISION_FP32 || !CLNET__FP16_STORAGE)) ||
-            (tries[i].recompute && (recompute || !training)))
+            (tries[i].recompute && (recompute || !training)) ||
+            (tries[i].fp16 && tries[i].recompute && found))
             continue;
         d->precision = tries[i].fp16 ? CLNET_PRECISION_FP16_STORAGE : precision;
         d->recompute = tries[i].recompute ? 1 : recompute;
@@ -117,9 +120,7 @@ static void options_that_fit(clnet_ctx *ctx, clnet__model_desc *d, int training,
                                     len ? "; or " : "", tries[i].what, mib(n.total));
             if (len >= cap)
                 break;
-            /* The next tries cost more than this one. */
-            if (tries[i].fp16 || tries[i].recompute)
-                break;
+            found = 1;
         }
     }
     d->recompute = recompute;

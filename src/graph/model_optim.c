@@ -47,9 +47,9 @@ clnet_status clnet__model_optim_create(clnet_model *m)
      * counters, so one read returns them all. */
     if (st == CLNET_OK) {
         clnet__optim_set_flag(m->optim, (clnet__tensor){g->stats.buf,
-                                                        g->stats.off + CLNET__STAT_COUNT});
+                                                        g->stats.off + CLNET__STAT_COUNT, 0});
         clnet__optim_set_loss(m->optim, (clnet__tensor){g->stats.buf,
-                                                        g->stats.off + CLNET__STAT_LOSS_SUM});
+                                                        g->stats.off + CLNET__STAT_LOSS_SUM, 0});
     }
     return st;
 }
@@ -91,7 +91,7 @@ clnet_status clnet__model_optim_step(clnet_model *m)
     clnet__graph *g = m->graph;
     if (!m->optim)
         return CLNET_OK;
-    return clnet__optim_step(m->ctx, m->optim, (clnet__tensor){g->params_buf, 0},
-                             (clnet__tensor){g->grads_buf, 0}, m->recipe.lr,
+    return clnet__optim_step(m->ctx, m->optim, (clnet__tensor){g->params_buf, 0, 0},
+                             (clnet__tensor){g->grads_buf, 0, 0}, m->recipe.lr,
                              m->step + 1);
 }

@@ -97,7 +97,7 @@ static int inside(clnet__tensor t, size_t rows, size_t cols, size_t ld,
         return 1;
     if (!t.buf || ld < cols)
         return 0;
-    size_t floats = t.buf->bytes / sizeof(float);
+    size_t floats = t.buf->bytes / clnet__esize(t);
     if (t.off > floats || cols > floats - t.off)
         return 0;
     size_t room = floats - t.off - cols;
@@ -110,7 +110,7 @@ static int inside(clnet__tensor t, size_t rows, size_t cols, size_t ld,
 /* 1 when all of B, read through taps, lies inside its buffer. */
 static int taps_inside(const clnet__gemm_problem *p)
 {
-    size_t span, floats = p->b.buf ? p->b.buf->bytes / sizeof(float) : 0;
+    size_t span, floats = p->b.buf ? p->b.buf->bytes / clnet__esize(p->b) : 0;
     if (!clnet__gemm_taps_extent(p, &span) || p->b.off > floats ||
         span > floats - p->b.off)
         return 0;
@@ -161,9 +161,11 @@ static clnet_status run(clnet_ctx *ctx, int v, int trans_a, int trans_b,
         return st;
     if (v < 0) {
         size_t pick = clnet__gemm_pick(ctx, &p);
-        if (!clnet__gemm_applies(ctx, pick, &p)) /* taps: nothing applies */
+        if (!clnet__gemm_applies(ctx, pick, &p)) /* taps or half: none applies */
             return clnet__fail(ctx, CLNET_EUNSUPPORTED, "no GEMM kernel here "
-                               "runs an implicit-GEMM convolution (ta=%d tb=%d)",
+                               "runs this %s (ta=%d tb=%d)",
+                               p.taps.kk ? "implicit-GEMM convolution"
+                                         : "GEMM with half operands",
                                p.ta, p.tb);
         return exec(ctx, pick, &p);
     }

@@ -171,39 +171,63 @@ clnet_status clnet__buf_read(clnet_ctx *ctx, const clnet__buf *b,
                            : clnet__cl_fail(ctx, e, "clEnqueueReadBuffer");
 }
 
-/* The same for n floats at float offset off, refusing sizes whose byte
- * count would overflow. */
-static clnet_status check_floats(clnet_ctx *ctx, const clnet__buf *b,
-                                 size_t off, size_t n, const char *what)
+/* The same for n elements of `es` bytes at element offset off, refusing
+ * sizes whose byte count would overflow. */
+static clnet_status check_elems(clnet_ctx *ctx, const clnet__buf *b, size_t off,
+                                size_t n, size_t es, const char *what)
 {
     if (off > SIZE_MAX / 4 || n > SIZE_MAX / 4)
-        return clnet__fail(ctx, CLNET_EINVAL, "%s of %zu floats at float "
+        return clnet__fail(ctx, CLNET_EINVAL, "%s of %zu elements at element "
                            "offset %zu is out of range", what, n, off);
-    return check_range(ctx, b, off * 4, n * 4, what);
+    return check_range(ctx, b, off * es, n * es, what);
 }
 
 clnet_status clnet__fill(clnet_ctx *ctx, clnet__tensor t, size_t n, float v)
 {
-    clnet_status st = check_floats(ctx, t.buf, t.off, n, "fill");
+    size_t es = clnet__esize(t);
+    clnet_status st = check_elems(ctx, t.buf, t.off, n, es, "fill");
     if (st != CLNET_OK || n == 0)
         return st;
-    cl_int e = clEnqueueFillBuffer(ctx->ocl.queue, t.buf->mem, &v, sizeof v,
-                                   t.off * 4, n * 4, 0, NULL,
+    uint16_t h = clnet__half_from_float(v);
+    cl_int e = clEnqueueFillBuffer(ctx->ocl.queue, t.buf->mem,
+                                   t.half ? (const void *)&h : (const void *)&v,
+                                   es, t.off * es, n * es, 0, NULL,
                                    clnet__prof_event(ctx, "fill"));
     return e == CL_SUCCESS ? CLNET_OK
                            : clnet__cl_fail(ctx, e, "clEnqueueFillBuffer");
 }
 
+/* dst = src converted between fp32 and half (cl/tensor.cl). */
+static clnet_status convert(clnet_ctx *ctx, clnet__tensor dst, clnet__tensor src,
+                            size_t n)
+{
+    char opts[64] = "";
+    clnet__half_opt(opts, sizeof opts, "x", src);
+    clnet__half_opt(opts, sizeof opts, "y", dst);
+    clnet__kernel *k = NULL;
+    clnet_status st = clnet__kernel_get(ctx, "tensor", opts, "tensor_convert", &k);
+    if (st != CLNET_OK)
+        return st;
+    size_t local = clnet__wg_1d(ctx, k);
+    return CLNET__LAUNCH(ctx, k, 1, &n, &local, CLNET_ARG_U32(n),
+                         CLNET_ARG_T(src), CLNET_ARG_T(dst));
+}
+
 clnet_status clnet__copy(clnet_ctx *ctx, clnet__tensor dst, clnet__tensor src,
                          size_t n)
 {
-    clnet_status st = check_floats(ctx, dst.buf, dst.off, n, "copy");
+    clnet_status st = check_elems(ctx, dst.buf, dst.off, n, clnet__esize(dst), "copy");
     if (st == CLNET_OK)
-        st = check_floats(ctx, src.buf, src.off, n, "copy");
+        st = check_elems(ctx, src.buf, src.off, n, clnet__esize(src), "copy");
     if (st != CLNET_OK || n == 0)
         return st;
+    if (dst.half != src.half)
+        return n > UINT32_MAX ? clnet__fail(ctx, CLNET_EINVAL, "copy of %zu "
+                                            "elements converting storage", n)
+                              : convert(ctx, dst, src, n);
+    size_t es = clnet__esize(src);
     cl_int e = clEnqueueCopyBuffer(ctx->ocl.queue, src.buf->mem, dst.buf->mem,
-                                   src.off * 4, dst.off * 4, n * 4, 0, NULL,
+                                   src.off * es, dst.off * es, n * es, 0, NULL,
                                    clnet__prof_event(ctx, "copy"));
     return e == CL_SUCCESS ? CLNET_OK
                            : clnet__cl_fail(ctx, e, "clEnqueueCopyBuffer");

@@ -103,7 +103,10 @@ static void options_of(const clnet__gemm_variant *v, const clnet__gemm_problem *
                  "-DGEMM_ONLY=1 -DGEMM_XT=%d -DGEMM_CT=%d -DPANEL_MR=%d "
                  "-DPANEL_VW=%d -DPANEL_NV=%d -DPANEL_MB=%d -DPANEL_KC=%d%s",
                  pm.xt, pm.ct, q[0], PANEL_VW, q[1], q[2], q[3], taps);
-        break;
+        clnet__half_opt(buf, cap, "x", pm.x);
+        clnet__half_opt(buf, cap, "y", pm.y);
+        clnet__half_opt(buf, cap, "c", p->c);
+        return;
     }
     case CLNET__GEMM_DOT:
         snprintf(buf, cap, "-DGEMM_ONLY=2 -DDOT_MR=%d -DDOT_NR=%d -DDOT_VW=%d%s",
@@ -117,7 +120,11 @@ static void options_of(const clnet__gemm_variant *v, const clnet__gemm_problem *
         break;
     default:
         buf[0] = '\0';
+        return;
     }
+    clnet__half_opt(buf, cap, "a", p->a);
+    clnet__half_opt(buf, cap, "b", p->b);
+    clnet__half_opt(buf, cap, "c", p->c);
 }
 
 static const char *kernel_name(const clnet__gemm_variant *v,
@@ -145,8 +152,9 @@ int clnet__gemm_applies(clnet_ctx *ctx, size_t vi, const clnet__gemm_problem *p)
     if (vi >= clnet__gemm_variant_count)
         return 0;
     const clnet__gemm_variant *v = &clnet__gemm_variants[vi];
+    /* CLBlast knows only ordinary fp32 matrices. */
     if (v->kind == CLNET__GEMM_CLBLAST)
-        return !p->taps.kk; /* CLBlast knows only ordinary matrices */
+        return !p->taps.kk && !clnet__gemm_has_half(p);
     if (!fits_32bit(p))
         return 0;
     switch (v->kind) {
@@ -220,8 +228,9 @@ clnet_status clnet__gemm_run(clnet_ctx *ctx, size_t vi,
 clnet_status clnet__gemm_scale(clnet_ctx *ctx, const clnet__gemm_problem *p)
 {
     clnet__kernel *k = NULL;
-    clnet_status st = clnet__kernel_get(ctx, "gemm", "-DGEMM_ONLY=4",
-                                        "gemm_scale", &k);
+    char opts[64] = "-DGEMM_ONLY=4";
+    clnet__half_opt(opts, sizeof opts, "c", p->c);
+    clnet_status st = clnet__kernel_get(ctx, "gemm", opts, "gemm_scale", &k);
     if (st != CLNET_OK)
         return st;
     size_t g[3] = {p->n, p->m, p->batch};

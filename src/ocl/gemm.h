@@ -41,6 +41,13 @@ typedef struct clnet__gemm_variant {
     int p[5];
 } clnet__gemm_variant;
 
+/* 1 when an operand is stored as half (fp16-storage): only clnet's own
+ * kernels read those, and the tuner does not time them (gemm_tune.c). */
+static inline int clnet__gemm_has_half(const clnet__gemm_problem *p)
+{
+    return p->a.half || p->b.half || p->c.half;
+}
+
 /* Through taps (p->taps.kk > 0): the floats one of B's `batch` matrices
  * spans from its start, the last channel plane's farthest kernel tap plus
  * a row's length, into *floats. 0 when the taps are malformed (rows not

@@ -106,7 +106,8 @@ static int heuristic(clnet_ctx *ctx, const struct clnet__gemm_state *s,
         if (usable(ctx, s, v, p))
             return v;
     }
-    if (p->taps.kk) /* CLBlast cannot: the first tiled shape that fits */
+    /* CLBlast cannot (taps, half operands): the first tiled shape that fits */
+    if (p->taps.kk || clnet__gemm_has_half(p))
         for (size_t v = 0; v < clnet__gemm_variant_count; v++)
             if (clnet__gemm_variants[v].kind == CLNET__GEMM_TILED &&
                 usable(ctx, s, (int)v, p))
@@ -163,13 +164,13 @@ static int measure(clnet_ctx *ctx, const struct clnet__gemm_state *s,
     for (int i = 0; i < 3; i++)
         if (clnet__buf_create(ctx, (counts[i] ? counts[i] : 1) * sizeof(float),
                               &bufs[i]) != CLNET_OK ||
-            clnet__fill(ctx, (clnet__tensor){bufs[i], 0},
+            clnet__fill(ctx, (clnet__tensor){bufs[i], 0, 0},
                         counts[i] ? counts[i] : 1, 0.5f) != CLNET_OK)
             goto done;
     clnet__gemm_problem q = *p;
-    q.a = (clnet__tensor){bufs[0], 0};
-    q.b = (clnet__tensor){bufs[1], 0};
-    q.c = (clnet__tensor){bufs[2], 0};
+    q.a = (clnet__tensor){bufs[0], 0, 0};
+    q.b = (clnet__tensor){bufs[1], 0, 0};
+    q.c = (clnet__tensor){bufs[2], 0, 0};
     q.lda = ca ? ca : 1;
     q.ldb = cb ? cb : 1;
     q.ldc = p->n;
@@ -224,6 +225,11 @@ size_t clnet__gemm_pick(clnet_ctx *ctx, const clnet__gemm_problem *p)
         return 0;
     if (usable(ctx, s, s->forced, p))
         return (size_t)s->forced;
+    /* Half operands (fp16-storage) take the heuristic: the table's classes
+     * and the timed runs are fp32 problems (the tuner times on fp32 scratch
+     * buffers), and CLBlast, which a class may have chosen, reads no half. */
+    if (clnet__gemm_has_half(p))
+        return (size_t)heuristic(ctx, s, p);
     clnet__gemm_key k = key_of(p);
     int v = lookup(s, k);
     if (usable(ctx, s, v, p))

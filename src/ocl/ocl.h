@@ -42,11 +42,31 @@ typedef struct clnet__buf {
     struct clnet__buf *next_free;
 } clnet__buf;
 
-/* A float32 tensor view: elements start at buf + off floats. */
+/* A tensor view: elements start at buf + off elements of its storage type.
+ * Storage is fp32 (half = 0, what a zero-initialised view is) or 16-bit
+ * half (half = 1: fp16-storage activations, read and written by kernels
+ * through vload_half / vstore_half_rte and computed in fp32; cl/common.h).
+ * A launcher builds a kernel for the storage of the tensors it passes
+ * (clnet__half_opt). */
 typedef struct clnet__tensor {
     clnet__buf *buf;
     size_t off;
+    unsigned char half;
 } clnet__tensor;
+
+/* Bytes per element of t's storage. */
+static inline size_t clnet__esize(clnet__tensor t) { return t.half ? 2 : 4; }
+
+/* Appends " -DHALF_<name>=1" to the NUL-terminated options in buf when t is
+ * stored as half: the kernel argument `name` (TENSOR(name) in cl/common.h)
+ * is then half. fp32 tensors add nothing, so an all-fp32 launch builds
+ * exactly the program it always did. */
+void clnet__half_opt(char *buf, size_t cap, const char *name, clnet__tensor t);
+
+/* IEEE binary16 <-> float on the host, rounding to nearest even (as the
+ * kernels' vstore_half_rte); overflow gives infinity, NaN stays NaN. */
+uint16_t clnet__half_from_float(float f);
+float clnet__half_to_float(uint16_t h);
 
 typedef struct clnet__kernel {
     cl_kernel k;
@@ -124,9 +144,11 @@ clnet_status clnet__buf_write(clnet_ctx *ctx, clnet__buf *b, size_t off_bytes,
                               size_t bytes, const void *src);
 clnet_status clnet__buf_read(clnet_ctx *ctx, const clnet__buf *b,
                              size_t off_bytes, size_t bytes, void *dst);
-/* Fills n floats starting at float offset t.off with value v (enqueued). */
+/* Fills n elements starting at element t.off with value v (enqueued);
+ * a half tensor gets v rounded to half. */
 clnet_status clnet__fill(clnet_ctx *ctx, clnet__tensor t, size_t n, float v);
-/* Copies n floats between tensor views (enqueued). */
+/* Copies n elements between tensor views (enqueued), converting when one
+ * is half and the other fp32 (cl/tensor.cl, tensor_convert). */
 clnet_status clnet__copy(clnet_ctx *ctx, clnet__tensor dst, clnet__tensor src,
                          size_t n);
 

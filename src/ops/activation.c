@@ -110,11 +110,19 @@ static void act_ref_backward(const void *p, const clnet__ref_io *io)
         io->din[0][i] += (float)(io->dout[i] * ref_df(a->kind, io->in[0][i], a->slope, a->beta));
 }
 
+/* The kernel for this activation and the storage of the tensors it gets. */
 static clnet_status act_kernel(clnet_ctx *ctx, const act_params *a,
-                               const char *name, clnet__kernel **k)
+                               const char *name, const clnet__op_io *io,
+                               int backward, clnet__kernel **k)
 {
-    char opt[32];
+    char opt[128];
     snprintf(opt, sizeof opt, "-DACT=%d", a->kind);
+    clnet__half_opt(opt, sizeof opt, "x", io->in[0]);
+    clnet__half_opt(opt, sizeof opt, "y", io->out);
+    if (backward) {
+        clnet__half_opt(opt, sizeof opt, "dy", io->dout);
+        clnet__half_opt(opt, sizeof opt, "dx", io->din[0]);
+    }
     return clnet__kernel_get(ctx, "activation", opt, name, k);
 }
 
@@ -123,11 +131,13 @@ static clnet_status act_forward(clnet_ctx *ctx, const void *p,
 {
     const act_params *a = p;
     clnet__kernel *k = NULL;
-    clnet_status st = act_kernel(ctx, a, "act_forward", &k);
+    clnet_status st = act_kernel(ctx, a, "act_forward", io, 0, &k);
     if (st != CLNET_OK)
         return st;
     size_t n = clnet__shape_count(io->in_shape[0]);
-    return CLNET__LAUNCH_N(ctx, k, n, CLNET_ARG_U32(n), CLNET_ARG_F32(a->slope),
+    /* A half output: eight per work-item (cl/activation.cl). */
+    size_t items = io->out.half ? (n + 7) / 8 : n;
+    return CLNET__LAUNCH_N(ctx, k, items, CLNET_ARG_U32(n), CLNET_ARG_F32(a->slope),
                            CLNET_ARG_F32(a->beta), CLNET_ARG_T(io->in[0]),
                            CLNET_ARG_T(io->out));
 }
@@ -139,7 +149,7 @@ static clnet_status act_backward(clnet_ctx *ctx, const void *p,
     if (!io->din[0].buf)
         return CLNET_OK;
     clnet__kernel *k = NULL;
-    clnet_status st = act_kernel(ctx, a, "act_backward", &k);
+    clnet_status st = act_kernel(ctx, a, "act_backward", io, 1, &k);
     if (st != CLNET_OK)
         return st;
     size_t n = clnet__shape_count(io->in_shape[0]);

@@ -65,9 +65,17 @@ static clnet_status launch8(clnet_ctx *ctx, int backward, size_t n, int m,
                             const clnet__tensor *t, clnet__tensor extra,
                             unsigned overwrite, const clnet__op_io *io)
 {
-    char opts[64];
+    char opts[256];
     snprintf(opts, sizeof opts, "-DADD_M=%d -DADD_WRITE=%u -DADD_RELU=%d", m,
              backward ? overwrite : 0u, io->relu_after != 0);
+    /* Storage of the slots the kernel touches (common.h). */
+    static const char *const xs[8] = {"x0", "x1", "x2", "x3", "x4", "x5", "x6", "x7"};
+    static const char *const ds[8] = {"d0", "d1", "d2", "d3", "d4", "d5", "d6", "d7"};
+    for (int i = 0; i < m; i++)
+        clnet__half_opt(opts, sizeof opts, backward ? ds[i] : xs[i], t[i]);
+    clnet__half_opt(opts, sizeof opts, backward ? "dy" : "y", extra);
+    if (backward && io->relu_after && io->out.buf)
+        clnet__half_opt(opts, sizeof opts, "y", io->out);
     clnet__kernel *k = NULL;
     clnet_status st = clnet__kernel_get(ctx, "tensor", opts,
                                         backward ? "add_backward" : "add_forward", &k);
@@ -88,7 +96,9 @@ static clnet_status launch8(clnet_ctx *ctx, int backward, size_t n, int m,
         args[1 + 2 * i] = CLNET_ARG_BUF(list[i].buf);
         args[2 + 2 * i] = CLNET_ARG_U32(list[i].off);
     }
-    return clnet__launch_n(ctx, k, n, 1 + 2 * (size_t)nt, args);
+    /* A half output: eight per work-item (cl/tensor.cl, add_forward). */
+    size_t items = !backward && extra.half ? (n + 7) / 8 : n;
+    return clnet__launch_n(ctx, k, items, 1 + 2 * (size_t)nt, args);
 }
 
 static clnet_status add_forward(clnet_ctx *ctx, const void *p,

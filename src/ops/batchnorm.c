@@ -231,10 +231,11 @@ static size_t reduce_local(clnet_ctx *ctx, const clnet__kernel *k)
 
 /* The reduction kernel `name` with its 1-D launch: one group per channel. */
 static clnet_status reduce_kernel(clnet_ctx *ctx, const char *name,
-                                  unsigned channels, clnet__kernel **k,
-                                  size_t *global, size_t *local)
+                                  const char *opt, unsigned channels,
+                                  clnet__kernel **k, size_t *global,
+                                  size_t *local)
 {
-    clnet_status st = clnet__kernel_get(ctx, "batchnorm", NULL, name, k);
+    clnet_status st = clnet__kernel_get(ctx, "batchnorm", opt, name, k);
     if (st == CLNET_OK) {
         *local = reduce_local(ctx, *k);
         *global = *local * channels;
@@ -268,7 +269,8 @@ static bn_geom geom_of(clnet__shape s)
  * the centred squares in [C, 2C)), then bn_finish. */
 static clnet_status bn_sync_stats(clnet_ctx *ctx, const bn_params *b, const bn_geom *g,
                                   const clnet__op_io *io, clnet__tensor mean,
-                                  clnet__tensor istd)
+                                  clnet__tensor istd,
+                                  const char *opt)
 {
     const clnet__sync *sy = io->sync;
     size_t m = g->m * (size_t)sy->replicas;
@@ -276,7 +278,7 @@ static clnet_status bn_sync_stats(clnet_ctx *ctx, const bn_params *b, const bn_g
     part[1].off += g->channels;
     clnet__kernel *k = NULL;
     size_t global, l;
-    clnet_status st = reduce_kernel(ctx, "bn_part", g->channels, &k, &global, &l);
+    clnet_status st = reduce_kernel(ctx, "bn_part", opt, g->channels, &k, &global, &l);
     for (unsigned pass = 0; pass < 2 && st == CLNET_OK; pass++) {
         st = CLNET__LAUNCH(ctx, k, 1, &global, &l, CLNET_ARG_U32(g->hw),
                            CLNET_ARG_U32(g->plane), CLNET_ARG_U32(g->end),
@@ -324,13 +326,16 @@ static clnet_status bn_forward(clnet_ctx *ctx, const void *p,
     }
     /* A replay (recompute) normalises with the batch statistics the first
      * forward saved, and must not move the running ones twice. */
+    /* Storage of the activations (cl/common.h); statistics stay fp32. */
+    char opt[64] = "";
+    clnet__half_opt(opt, sizeof opt, "x", io->in[0]);
     if (io->training && !io->replay && io->sync) {
         if (!io->work.buf)
             return clnet__fail(ctx, CLNET_EINTERNAL, "batchnorm: sync without scratch");
-        st = bn_sync_stats(ctx, b, &g, io, mean, stat);
+        st = bn_sync_stats(ctx, b, &g, io, mean, stat, opt);
     } else if (io->training && !io->replay) {
         size_t global, l;
-        st = reduce_kernel(ctx, "bn_stats", g.channels, &k, &global, &l);
+        st = reduce_kernel(ctx, "bn_stats", opt, g.channels, &k, &global, &l);
         if (st != CLNET_OK)
             return st;
         st = CLNET__LAUNCH(ctx, k, 1, &global, &l, CLNET_ARG_U32(g.hw),
@@ -345,8 +350,9 @@ static clnet_status bn_forward(clnet_ctx *ctx, const void *p,
     }
     if (!io->training)
         flags |= FLAG_EVAL;
+    clnet__half_opt(opt, sizeof opt, "y", io->out);
     if (st == CLNET_OK)
-        st = clnet__kernel_get(ctx, "batchnorm", NULL, "bn_apply", &k);
+        st = clnet__kernel_get(ctx, "batchnorm", opt, "bn_apply", &k);
     if (st != CLNET_OK)
         return st;
     /* Without affine, gamma and beta are unused: any buffer will do. */
@@ -388,9 +394,13 @@ static clnet_status bn_backward(clnet_ctx *ctx, const void *p,
     clnet__tensor relu_out = io->relu_after ? io->out : any; /* its mask */
     clnet__kernel *k = NULL;
     clnet_status st = CLNET_OK;
+    char opt[96] = "";
+    clnet__half_opt(opt, sizeof opt, "x", io->in[0]);
+    clnet__half_opt(opt, sizeof opt, "dy", io->dout);
+    clnet__half_opt(opt, sizeof opt, "y", relu_out);
     if (want_sums) {
         size_t global, l;
-        st = reduce_kernel(ctx, "bn_grad_sums", g.channels, &k, &global, &l);
+        st = reduce_kernel(ctx, "bn_grad_sums", opt, g.channels, &k, &global, &l);
         if (st != CLNET_OK)
             return st;
         st = CLNET__LAUNCH(ctx, k, 1, &global, &l, CLNET_ARG_U32(g.hw),
@@ -412,8 +422,9 @@ static clnet_status bn_backward(clnet_ctx *ctx, const void *p,
         st = io->sync->sum(io->sync->user, sums, 2 * (size_t)g.channels);
         m *= (size_t)io->sync->replicas;
     }
+    clnet__half_opt(opt, sizeof opt, "dx", io->din[0]);
     if (st == CLNET_OK)
-        st = clnet__kernel_get(ctx, "batchnorm", NULL, "bn_dx", &k);
+        st = clnet__kernel_get(ctx, "batchnorm", opt, "bn_dx", &k);
     if (st != CLNET_OK)
         return st;
     size_t global[2] = {g.chunks, g.rows};

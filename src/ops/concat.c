@@ -76,11 +76,7 @@ static void concat_ref_backward(const void *p, const clnet__ref_io *io)
 static clnet_status concat_run(clnet_ctx *ctx, const clnet__op_io *io,
                                int backward)
 {
-    clnet__kernel *k = NULL;
-    clnet_status st = clnet__kernel_get(ctx, "tensor", NULL,
-                                        backward ? "concat_backward" : "concat_forward",
-                                        &k);
-    size_t local[2] = {clnet__wg_1d(ctx, k), 1};
+    clnet_status st = CLNET_OK;
     for (int i = 0; st == CLNET_OK && i < io->n_in; i++) {
         if (backward && !io->din[i].buf)
             continue;
@@ -89,6 +85,16 @@ static clnet_status concat_run(clnet_ctx *ctx, const clnet__op_io *io,
         size_t global[2] = {ix, (size_t)io->out_shape.n};
         clnet__tensor x = backward ? io->dout : io->in[i];
         clnet__tensor y = backward ? io->din[i] : io->out;
+        /* Each input's storage may differ (the network input is fp32). */
+        char opt[64] = "";
+        clnet__half_opt(opt, sizeof opt, backward ? "dy" : "x", x);
+        clnet__half_opt(opt, sizeof opt, backward ? "dx" : "y", y);
+        clnet__kernel *k = NULL;
+        st = clnet__kernel_get(ctx, "tensor", opt,
+                               backward ? "concat_backward" : "concat_forward", &k);
+        if (st != CLNET_OK)
+            break;
+        size_t local[2] = {clnet__wg_1d(ctx, k), 1};
         clnet__arg args[] = {CLNET_ARG_U32(ix), CLNET_ARG_U32(iy),
                              CLNET_ARG_U32(off), CLNET_ARG_BUF(x.buf),
                              CLNET_ARG_U32(x.off), CLNET_ARG_BUF(y.buf),

@@ -179,7 +179,7 @@ clnet_status conv_geom_make(const conv_params *p, clnet__shape in,
     biggest = biggest > n_w ? biggest : n_w;
     biggest = biggest > g->cols_count ? biggest : g->cols_count;
     if (g->path == CONV_IMPLICIT) {
-        size_t end = conv_implicit_regions_of(g).end;
+        size_t end = conv_implicit_regions_of(g, 0).end;
         biggest = biggest > end ? biggest : end;
     }
     if (biggest > INT32_MAX || per_image > INT32_MAX)
@@ -217,9 +217,20 @@ static clnet_status conv_plan(const void *params, int n_in,
     plan->fan_in = g.cg * (int)g.kk;
     plan->fan_out = g.og * (int)g.kk;
     plan->work_count = g.path == CONV_IMPLICIT
-                           ? conv_implicit_regions_of(&g).end + g.partial_count
+                           ? conv_implicit_regions_of(&g, 0).end + g.partial_count
                            : g.cols_count + g.tmp_count + g.dwpart_count +
                                  g.partial_count;
+    /* fp16-storage: the copies of activations (padded images, im2col
+     * columns, the output and dy grids) are stored as half; flipped
+     * weights, dW slices and dbias partials stay fp32 (clnet__work_f32). */
+    if (g.path == CONV_IMPLICIT) {
+        conv_implicit_regions r = conv_implicit_regions_of(&g, 1);
+        plan->work_half = r.act;
+        plan->work_half_f32 = r.partial + g.partial_count;
+    } else if (g.path != CONV_DIRECT) {
+        plan->work_half = g.cols_count + g.tmp_count;
+        plan->work_half_f32 = g.dwpart_count + g.partial_count;
+    }
     double outs = (double)g.n * g.o * (double)g.p;
     plan->flops_forward = 2.0 * outs * g.cg * (double)g.kk + (g.bias ? outs : 0);
     return CLNET_OK;

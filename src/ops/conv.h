@@ -94,14 +94,19 @@ typedef struct conv_geom {
     int dyq_shared;
 } conv_geom;
 
-/* Work regions of the implicit path, in floats from the work buffer's start:
- * xpad first; after it forward's tmp, or backward's dypad, dyq, flipped
- * weights and dX's tmp. */
+/* Work regions of the implicit path, in elements from the work buffer's
+ * start: xpad first; after it forward's tmp, or backward's dypad, dyq,
+ * flipped weights and dX's tmp. With half (fp16-storage: the activation
+ * copies are halves) the flipped weights and dbias partials move to the
+ * fp32 part after the first `act` elements (op.h, clnet__work_f32), and
+ * wflip and partial count floats in that part; in fp32 act is 0 and they
+ * are plain offsets. end: the activation regions' end. */
 typedef struct conv_implicit_regions {
     size_t xpad, tmp, dypad, dyq, wflip, dxt, end;
+    size_t act, partial;
 } conv_implicit_regions;
 
-conv_implicit_regions conv_implicit_regions_of(const conv_geom *g);
+conv_implicit_regions conv_implicit_regions_of(const conv_geom *g, int half);
 /* 1 when the implicit path can run p (stride 1, pads within the kernel). */
 int conv_implicit_fits(const conv_params *p);
 /* Fills g->fx, g->bx, g->dyq_shared for a chunk of g->nb images. */

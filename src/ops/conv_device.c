@@ -17,7 +17,7 @@ clnet_status conv_launch(clnet_ctx *ctx, const char *name, size_t per_group,
                          size_t n0, size_t n1, size_t n2, const arglist *l)
 {
     clnet__kernel *k = NULL;
-    clnet_status st = clnet__kernel_get(ctx, "conv", NULL, name, &k);
+    clnet_status st = clnet__kernel_get(ctx, "conv", l->opts, name, &k);
     if (st != CLNET_OK)
         return st;
     size_t wg = clnet__wg_1d(ctx, k);
@@ -33,7 +33,7 @@ clnet_status conv_launch1(clnet_ctx *ctx, const char *name, size_t n,
                           const arglist *l)
 {
     clnet__kernel *k = NULL;
-    clnet_status st = clnet__kernel_get(ctx, "conv", NULL, name, &k);
+    clnet_status st = clnet__kernel_get(ctx, "conv", l->opts, name, &k);
     return st != CLNET_OK ? st : clnet__launch_n(ctx, k, n, l->n, l->a);
 }
 
@@ -61,22 +61,24 @@ static clnet__tensor tmp_of(const conv_geom *g, const clnet__op_io *io)
 
 static clnet__tensor dwpart_of(const conv_geom *g, const clnet__op_io *io)
 {
-    return clnet__at(io->work, g->cols_count + g->tmp_count);
+    return clnet__work_f32(io->work, g->cols_count + g->tmp_count, 0);
 }
 
 static clnet__tensor partial_of(const conv_geom *g, const clnet__op_io *io)
 {
-    if (g->path == CONV_IMPLICIT)
-        return clnet__at(io->work, conv_implicit_regions_of(g).end);
-    return clnet__at(io->work, g->cols_count + g->tmp_count + g->dwpart_count);
+    if (g->path == CONV_IMPLICIT) {
+        conv_implicit_regions r = conv_implicit_regions_of(g, io->work.half);
+        return clnet__work_f32(io->work, r.act, r.partial);
+    }
+    return clnet__work_f32(io->work, g->cols_count + g->tmp_count, g->dwpart_count);
 }
 
 static clnet_status im2col(clnet_ctx *ctx, const conv_geom *g,
                            const clnet__op_io *io, int n0, int nb)
 {
     arglist l = geom_args(g, nb);
-    arg_t(&l, clnet__at(io->in[0], (size_t)n0 * in_image(g)));
-    arg_t(&l, io->work);
+    arg_tn(&l, "x", clnet__at(io->in[0], (size_t)n0 * in_image(g)));
+    arg_tn(&l, "cols", io->work);
     return conv_launch(ctx, "conv_im2col", ROWS_PER_GROUP, (size_t)g->oh,
                   (size_t)g->c * g->kk * nb, 0, &l);
 }
@@ -90,12 +92,12 @@ static clnet_status reshuffle(clnet_ctx *ctx, const conv_geom *g,
     size_t at = (size_t)n0 * out_image(g);
     if (fwd) {
         arg_i(&l, g->bias);
-        arg_t(&l, tmp_of(g, io));
-        arg_t(&l, bias_or_dummy(g, io));
-        arg_t(&l, clnet__at(io->out, at));
+        arg_tn(&l, "tmp", tmp_of(g, io));
+        arg_tn(&l, "bias", bias_or_dummy(g, io));
+        arg_tn(&l, "y", clnet__at(io->out, at));
     } else {
-        arg_t(&l, clnet__at(io->dout, at));
-        arg_t(&l, tmp_of(g, io));
+        arg_tn(&l, "dy", clnet__at(io->dout, at));
+        arg_tn(&l, "tmp", tmp_of(g, io));
     }
     return conv_launch(ctx, fwd ? "conv_scatter" : "conv_gather_dout", 64, g->p,
                   (size_t)g->o, (size_t)nb, &l);
@@ -143,8 +145,8 @@ static clnet_status forward_1x1(clnet_ctx *ctx, const conv_geom *g,
     if (st != CLNET_OK || !g->bias)
         return st;
     arglist l = geom_args(g, g->n);
-    arg_t(&l, io->param[1]);
-    arg_t(&l, io->out);
+    arg_tn(&l, "bias", io->param[1]);
+    arg_tn(&l, "y", io->out);
     return conv_launch(ctx, "conv_bias_add", 64, g->p, (size_t)g->o, (size_t)g->n, &l);
 }
 
@@ -153,10 +155,10 @@ static clnet_status forward_direct(clnet_ctx *ctx, const conv_geom *g,
 {
     arglist l = geom_args(g, g->n);
     arg_i(&l, g->bias);
-    arg_t(&l, io->in[0]);
-    arg_t(&l, io->param[0]);
-    arg_t(&l, bias_or_dummy(g, io));
-    arg_t(&l, io->out);
+    arg_tn(&l, "x", io->in[0]);
+    arg_tn(&l, "w", io->param[0]);
+    arg_tn(&l, "bias", bias_or_dummy(g, io));
+    arg_tn(&l, "y", io->out);
     return conv_launch(ctx, "conv_direct_forward", ROWS_PER_GROUP, (size_t)g->oh,
                   (size_t)g->n * g->o, 0, &l);
 }
@@ -182,14 +184,14 @@ static clnet_status backward_bias(clnet_ctx *ctx, const conv_geom *g,
                                   const clnet__op_io *io)
 {
     arglist l = geom_args(g, g->n);
-    arg_t(&l, io->dout);
-    arg_t(&l, partial_of(g, io));
+    arg_tn(&l, "dy", io->dout);
+    arg_tn(&l, "part", partial_of(g, io));
     clnet_status st = conv_launch1(ctx, "conv_dbias_partial", (size_t)g->n * g->o, &l);
     if (st != CLNET_OK)
         return st;
     l = geom_args(g, g->n);
-    arg_t(&l, partial_of(g, io));
-    arg_t(&l, io->dparam[1]);
+    arg_tn(&l, "part", partial_of(g, io));
+    arg_tn(&l, "db", io->dparam[1]);
     return conv_launch1(ctx, "conv_dbias_reduce", (size_t)g->o, &l);
 }
 
@@ -219,8 +221,8 @@ static clnet_status backward_weight(clnet_ctx *ctx, const conv_geom *g,
     arglist l = {.n = 0};
     l.a[l.n++] = CLNET_ARG_U32(len);
     arg_i(&l, (int)S);
-    arg_t(&l, part);
-    arg_t(&l, io->dparam[0]);
+    arg_tn(&l, "part", part);
+    arg_tn(&l, "dw", io->dparam[0]);
     return conv_launch1(ctx, "conv_sum_slices", len, &l);
 }
 
@@ -245,8 +247,8 @@ static clnet_status backward_chunk(clnet_ctx *ctx, const conv_geom *g,
     if (st != CLNET_OK)
         return st;
     arglist l = geom_args(g, nb);
-    arg_t(&l, io->work);
-    arg_t(&l, clnet__at(io->din[0], (size_t)n0 * in_image(g)));
+    arg_tn(&l, "cols", io->work);
+    arg_tn(&l, "dx", clnet__at(io->din[0], (size_t)n0 * in_image(g)));
     arg_i(&l, (int)(io->din_write & 1u));
     return conv_launch(ctx, "conv_col2im", ROWS_PER_GROUP, (size_t)g->h,
                   (size_t)nb * g->c, 0, &l);
@@ -270,18 +272,18 @@ static clnet_status backward_direct(clnet_ctx *ctx, const conv_geom *g,
     clnet_status st = CLNET_OK;
     if (want_dx) {
         arglist l = geom_args(g, g->n);
-        arg_t(&l, io->dout);
-        arg_t(&l, io->param[0]);
-        arg_t(&l, io->din[0]);
+        arg_tn(&l, "dy", io->dout);
+        arg_tn(&l, "w", io->param[0]);
+        arg_tn(&l, "dx", io->din[0]);
         arg_i(&l, (int)(io->din_write & 1u));
         st = conv_launch(ctx, "conv_direct_backward_data", ROWS_PER_GROUP,
                     (size_t)g->h, (size_t)g->n * g->c, 0, &l);
     }
     if (st == CLNET_OK && want_dw) {
         arglist l = geom_args(g, g->n);
-        arg_t(&l, io->in[0]);
-        arg_t(&l, io->dout);
-        arg_t(&l, io->dparam[0]);
+        arg_tn(&l, "x", io->in[0]);
+        arg_tn(&l, "dy", io->dout);
+        arg_tn(&l, "dw", io->dparam[0]);
         st = conv_launch1(ctx, "conv_direct_backward_weight",
                      (size_t)g->o * g->cg * g->kk, &l);
     }

@@ -64,18 +64,21 @@ void conv_implicit_layouts(conv_geom *g)
     g->dyq_shared = g->bx.hs == g->fx.hs && g->bx.wp == g->fx.wp;
 }
 
-conv_implicit_regions conv_implicit_regions_of(const conv_geom *g)
+conv_implicit_regions conv_implicit_regions_of(const conv_geom *g, int half)
 {
     conv_implicit_regions r;
     r.xpad = 0;
     r.tmp = r.dypad = (size_t)g->c * g->fx.plane;
     r.dyq = r.dypad + (size_t)g->o * g->bx.plane;
     size_t dyq = g->dyq_shared ? 0 : (size_t)g->o * dyq_of(&g->fx).plane;
-    r.wflip = r.dyq + dyq;
-    r.dxt = r.wflip + (size_t)g->o * g->cg * g->kk;
+    size_t wsize = (size_t)g->o * g->cg * g->kk;
+    r.wflip = half ? 0 : r.dyq + dyq;
+    r.dxt = half ? r.dyq + dyq : r.wflip + wsize;
     size_t fwd_end = r.tmp + (size_t)g->o * g->fx.nq;
     size_t bwd_end = r.dxt + (size_t)g->c * g->bx.nq;
     r.end = fwd_end > bwd_end ? fwd_end : bwd_end;
+    r.act = half ? r.end : 0;
+    r.partial = half ? wsize : r.end;
     return r;
 }
 
@@ -83,12 +86,12 @@ conv_implicit_regions conv_implicit_regions_of(const conv_geom *g)
 static clnet_status pad(clnet_ctx *ctx, const conv_layout *l, int cc, int hh,
                         int ww, int nb, clnet__tensor src, clnet__tensor dst)
 {
-    arglist a = {.n = 0};
+    arglist a = {.n = 0, .opts = ""};
     const int v[] = {cc, hh, ww, nb, l->row0, l->col0, l->hs, l->wp, l->rows};
     for (size_t i = 0; i < sizeof v / sizeof v[0]; i++)
         arg_i(&a, v[i]);
-    arg_t(&a, src);
-    arg_t(&a, dst);
+    arg_tn(&a, "src", src);
+    arg_tn(&a, "dst", dst);
     return conv_launch(ctx, "conv_pad", ROWS_PER_GROUP, (size_t)l->rows,
                        (size_t)cc, 0, &a);
 }
@@ -99,16 +102,16 @@ static clnet_status crop(clnet_ctx *ctx, const conv_layout *l, int cc, int hh,
                          int ww, int nb, int accumulate, clnet__tensor tmp,
                          const clnet__tensor *bias, clnet__tensor dst)
 {
-    arglist a = {.n = 0};
+    arglist a = {.n = 0, .opts = ""};
     const int v[] = {cc, hh, ww, nb, l->hs, l->wp};
     for (size_t i = 0; i < sizeof v / sizeof v[0]; i++)
         arg_i(&a, v[i]);
     a.a[a.n++] = CLNET_ARG_U32(l->nq);
     arg_i(&a, bias != NULL);
     arg_i(&a, accumulate);
-    arg_t(&a, tmp);
-    arg_t(&a, bias ? *bias : tmp);
-    arg_t(&a, dst);
+    arg_tn(&a, "tmp", tmp);
+    arg_tn(&a, "bias", bias ? *bias : clnet__work_f32(tmp, 0, 0)); /* unread */
+    arg_tn(&a, "dst", dst);
     return conv_launch(ctx, "conv_crop", ROWS_PER_GROUP, (size_t)hh,
                        (size_t)nb * cc, 0, &a);
 }
@@ -122,7 +125,7 @@ static clnet__gemm_taps taps_of(const conv_geom *g, const conv_layout *l)
 clnet_status conv_implicit_forward(clnet_ctx *ctx, const conv_geom *g,
                                    const clnet__op_io *io)
 {
-    conv_implicit_regions r = conv_implicit_regions_of(g);
+    conv_implicit_regions r = conv_implicit_regions_of(g, io->work.half);
     clnet__tensor xpad = clnet__at(io->work, r.xpad);
     clnet__tensor tmp = clnet__at(io->work, r.tmp);
     size_t ck = (size_t)g->cg * g->kk, og = (size_t)g->og;
@@ -196,7 +199,8 @@ static clnet_status backward_chunk(clnet_ctx *ctx, const conv_geom *g,
     size_t cg = (size_t)g->cg, ok = (size_t)g->og * g->kk;
     clnet__tensor dxt = clnet__at(io->work, r->dxt);
     st = clnet__sgemm_taps(ctx, 0, 0, cg, b.nq, ok, 1.0f,
-                           clnet__at(io->work, r->wflip), ok, cg * ok, dypad,
+                           clnet__work_f32(io->work, r->act, r->wflip), ok,
+                           cg * ok, dypad,
                            b.plane, taps_of(g, &b), (size_t)g->og * b.plane,
                            0.0f, dxt, b.nq, cg * b.nq, (size_t)g->g);
     if (st == CLNET_OK)
@@ -209,12 +213,12 @@ clnet_status conv_implicit_backward(clnet_ctx *ctx, const conv_geom *g,
                                     const clnet__op_io *io, int want_dw,
                                     int want_dx)
 {
-    conv_implicit_regions r = conv_implicit_regions_of(g);
+    conv_implicit_regions r = conv_implicit_regions_of(g, io->work.half);
     clnet_status st = CLNET_OK;
     if (want_dx) {
         arglist a = geom_args(g, g->n);
-        arg_t(&a, io->param[0]);
-        arg_t(&a, clnet__at(io->work, r.wflip));
+        arg_tn(&a, "w", io->param[0]);
+        arg_tn(&a, "wt", clnet__work_f32(io->work, r.act, r.wflip));
         st = conv_launch1(ctx, "conv_flip", (size_t)g->o * g->cg * g->kk, &a);
     }
     for (int n0 = 0; n0 < g->n && st == CLNET_OK && (want_dw || want_dx);

@@ -13,6 +13,7 @@
 typedef struct arglist {
     clnet__arg a[MAX_ARGS];
     size_t n;
+    char opts[256];  /* build options: the storage of the tensors added */
 } arglist;
 
 static inline void arg_i(arglist *l, int v)
@@ -20,16 +21,19 @@ static inline void arg_i(arglist *l, int v)
     l->a[l->n++] = CLNET_ARG_I32(v);
 }
 
-static inline void arg_t(arglist *l, clnet__tensor t)
+/* Tensor argument `name` of the kernel (its TENSOR(name) in cl/conv.cl):
+ * a half tensor adds -DHALF_name=1 to the launch's build options. */
+static inline void arg_tn(arglist *l, const char *name, clnet__tensor t)
 {
     l->a[l->n++] = CLNET_ARG_BUF(t.buf);
     l->a[l->n++] = CLNET_ARG_U32(t.off);
+    clnet__half_opt(l->opts, sizeof l->opts, name, t);
 }
 
 /* The GEOM argument list of cl/conv.cl, then nb (images in this launch). */
 static inline arglist geom_args(const conv_geom *g, int nb)
 {
-    arglist l = {.n = 0};
+    arglist l = {.n = 0, .opts = ""};
     const int v[] = {g->c, g->h,  g->w,  g->o,  g->oh, g->ow, g->kh, g->kw, g->sh,
                      g->sw, g->pt, g->pl, g->dh, g->dw, g->cg, g->og, nb};
     for (size_t i = 0; i < sizeof v / sizeof v[0]; i++)

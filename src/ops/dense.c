@@ -125,7 +125,9 @@ static clnet_status dense_forward(clnet_ctx *ctx, const void *p,
     float beta = 0.0f;
     if (d->bias) {
         clnet__kernel *k = NULL;
-        clnet_status st = clnet__kernel_get(ctx, "dense", NULL, "dense_bias_fill", &k);
+        char opt[32] = "";
+        clnet__half_opt(opt, sizeof opt, "y", io->out);
+        clnet_status st = clnet__kernel_get(ctx, "dense", opt, "dense_bias_fill", &k);
         if (st == CLNET_OK)
             st = CLNET__LAUNCH_N(ctx, k, n * outs, CLNET_ARG_U32(n * outs),
                                  CLNET_ARG_U32(outs), CLNET_ARG_T(io->param[1]),
@@ -158,7 +160,9 @@ static clnet_status dense_backward(clnet_ctx *ctx, const void *p,
     if (st != CLNET_OK || !d->bias || !io->dparam[1].buf)
         return st;
     clnet__kernel *k = NULL;
-    st = clnet__kernel_get(ctx, "dense", NULL, "dense_bias_grad", &k);
+    char opt[32] = "";
+    clnet__half_opt(opt, sizeof opt, "dy", io->dout);
+    st = clnet__kernel_get(ctx, "dense", opt, "dense_bias_grad", &k);
     if (st != CLNET_OK)
         return st;
     return CLNET__LAUNCH_N(ctx, k, outs, CLNET_ARG_U32(n), CLNET_ARG_U32(outs),

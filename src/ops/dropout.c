@@ -87,7 +87,10 @@ static clnet_status dropout_launch(clnet_ctx *ctx, const dropout_params *d,
                                    clnet__tensor src, clnet__tensor dst)
 {
     clnet__kernel *k = NULL;
-    clnet_status st = clnet__kernel_get(ctx, "dropout", NULL,
+    char opt[64] = "";
+    clnet__half_opt(opt, sizeof opt, backward ? "dy" : "x", src);
+    clnet__half_opt(opt, sizeof opt, backward ? "dx" : "y", dst);
+    clnet_status st = clnet__kernel_get(ctx, "dropout", opt,
                                         backward ? "dropout_backward"
                                                  : "dropout_forward", &k);
     if (st != CLNET_OK)

@@ -64,7 +64,10 @@ static clnet_status flatten_backward(clnet_ctx *ctx, const void *p,
     if (!io->din[0].buf || same_view(io->din[0], io->dout))
         return CLNET_OK;
     clnet__kernel *k = NULL;
-    clnet_status st = clnet__kernel_get(ctx, "elementwise", NULL, "axpby", &k);
+    char opt[64] = "";
+    clnet__half_opt(opt, sizeof opt, "x", io->dout);
+    clnet__half_opt(opt, sizeof opt, "y", io->din[0]);
+    clnet_status st = clnet__kernel_get(ctx, "elementwise", opt, "axpby", &k);
     if (st != CLNET_OK)
         return st;
     size_t n = clnet__shape_count(io->out_shape);

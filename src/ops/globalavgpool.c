@@ -56,7 +56,10 @@ static clnet_status gap_forward(clnet_ctx *ctx, const void *p,
 {
     (void)p;
     clnet__kernel *k = NULL;
-    clnet_status st = clnet__kernel_get(ctx, "pool", NULL, "gap_forward", &k);
+    char opt[64] = "";
+    clnet__half_opt(opt, sizeof opt, "x", io->in[0]);
+    clnet__half_opt(opt, sizeof opt, "y", io->out);
+    clnet_status st = clnet__kernel_get(ctx, "pool", opt, "gap_forward", &k);
     if (st != CLNET_OK)
         return st;
     clnet__shape s = io->in_shape[0];
@@ -73,7 +76,10 @@ static clnet_status gap_backward(clnet_ctx *ctx, const void *p,
     if (!io->din[0].buf)
         return CLNET_OK;
     clnet__kernel *k = NULL;
-    clnet_status st = clnet__kernel_get(ctx, "pool", NULL, "gap_backward", &k);
+    char opt[64] = "";
+    clnet__half_opt(opt, sizeof opt, "dy", io->dout);
+    clnet__half_opt(opt, sizeof opt, "dx", io->din[0]);
+    clnet_status st = clnet__kernel_get(ctx, "pool", opt, "gap_backward", &k);
     if (st != CLNET_OK)
         return st;
     clnet__shape s = io->in_shape[0];

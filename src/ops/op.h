@@ -80,6 +80,12 @@ typedef struct clnet__op_plan {
     int n_saved;                                /* forward -> backward */
     size_t saved_count[CLNET__MAX_SAVED];       /* floats each */
     size_t work_count;                          /* scratch floats, fwd+bwd */
+    /* Under fp16-storage (clnet_precision) the scratch may instead be
+     * work_half halves of activation copies (im2col columns, padded
+     * images), then work_half_f32 floats the op keeps in fp32 (partial
+     * sums, flipped weights): clnet__work_f32. work_half == 0: the scratch
+     * stays work_count floats whatever the precision. */
+    size_t work_half, work_half_f32;
     double flops_forward;                       /* multiply-adds count 2 */
 } clnet__op_plan;
 
@@ -122,6 +128,35 @@ typedef struct clnet__op_io {
      * this replica's batch alone. */
     const clnet__sync *sync;
 } clnet__op_io;
+
+/* Halves the fp32 part of a half scratch starts at a multiple of. */
+#define CLNET__WORK_ALIGN 64
+
+/* Bytes of p's scratch, fp32 or (fp16 != 0) its fp16-storage layout. */
+static inline size_t clnet__work_bytes(const clnet__op_plan *p, int fp16)
+{
+    if (!fp16 || !p->work_half)
+        return p->work_count * sizeof(float);
+    size_t a = (p->work_half + CLNET__WORK_ALIGN - 1) / CLNET__WORK_ALIGN *
+               CLNET__WORK_ALIGN;
+    return a * 2 + p->work_half_f32 * sizeof(float);
+}
+
+/* fp32 view at float `off` of the scratch's fp32 part, which follows the
+ * first `act` elements: under fp16-storage (work.half; work.off must be
+ * even, as arena offsets are) those are halves and the fp32 part starts
+ * CLNET__WORK_ALIGN-aligned after them; in an fp32 scratch it is simply
+ * float act + off. */
+static inline clnet__tensor clnet__work_f32(clnet__tensor work, size_t act,
+                                            size_t off)
+{
+    if (!work.half) {
+        work.off += act + off;
+        return work;
+    }
+    size_t a = (act + CLNET__WORK_ALIGN - 1) / CLNET__WORK_ALIGN * CLNET__WORK_ALIGN;
+    return (clnet__tensor){work.buf, (work.off + a) / 2 + off, 0};
+}
 
 /* The same for the host reference: plain float arrays. */
 typedef struct clnet__ref_io {

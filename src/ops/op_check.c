@@ -256,8 +256,8 @@ static int grad_check_tensor(const clnet__op *op, const void *params,
 }
 
 /* ||dev - ref|| <= tol; NaN fails. */
-static int compare(const float *dev, const float *ref, size_t n, const char *what,
-                   char *msg, size_t cap)
+static int compare_tol(const float *dev, const float *ref, size_t n, double tol,
+                       const char *what, char *msg, size_t cap)
 {
     double diff = 0, norm = 0;
     size_t worst = 0;
@@ -277,21 +277,85 @@ static int compare(const float *dev, const float *ref, size_t n, const char *wha
             worst = i;
         }
     }
-    if (sqrt(diff) > OP_TOL_REL * sqrt(norm) + 1e-6 * sqrt((double)n)) {
+    if (sqrt(diff) > tol * sqrt(norm) + 1e-6 * sqrt((double)n)) {
         snprintf(msg, cap,
                  "%s: device differs from reference: relative error %.3g > %g "
                  "(worst at [%zu]: device %.7g, reference %.7g)",
-                 what, sqrt(diff) / (sqrt(norm) + 1e-30), OP_TOL_REL, worst,
+                 what, sqrt(diff) / (sqrt(norm) + 1e-30), tol, worst,
                  (double)dev[worst], (double)ref[worst]);
         return 0;
     }
     return 1;
 }
 
+static int compare(const float *dev, const float *ref, size_t n, const char *what,
+                   char *msg, size_t cap)
+{
+    return compare_tol(dev, ref, n, OP_TOL_REL, what, msg, cap);
+}
+
 typedef struct dev_tensors {
     clnet__buf *bufs[64];
     int nbufs;
 } dev_tensors;
+
+static clnet__tensor dev_upload(clnet_ctx *ctx, dev_tensors *d, const float *src,
+                                size_t n, float poison, int *err);
+
+/* The same for an activation tensor of a half-storage check: stored as
+ * half (clnet__tensor.half), at an odd offset too. */
+static clnet__tensor dev_upload_act(clnet_ctx *ctx, dev_tensors *d, const float *src,
+                                    size_t n, float poison, int half, int *err)
+{
+    if (!half)
+        return dev_upload(ctx, d, src, n, poison, err);
+    clnet__tensor t = {0};
+    clnet__buf *b = NULL;
+    size_t total = n + DEV_OFFSET + 1;
+    if (clnet__buf_create(ctx, total * sizeof(uint16_t), &b) != CLNET_OK) {
+        *err = 1;
+        return t;
+    }
+    d->bufs[d->nbufs++] = b;
+    uint16_t *tmp = malloc(total * sizeof(uint16_t));
+    for (size_t i = 0; i < total; i++)
+        tmp[i] = clnet__half_from_float(i >= DEV_OFFSET && src && i - DEV_OFFSET < n
+                                            ? src[i - DEV_OFFSET] : poison);
+    if (clnet__buf_write(ctx, b, 0, total * sizeof(uint16_t), tmp) != CLNET_OK)
+        *err = 1;
+    free(tmp);
+    t.buf = b;
+    t.off = DEV_OFFSET;
+    t.half = 1;
+    return t;
+}
+
+/* A half-storage check's scratch in its fp16-storage layout (op.h,
+ * clnet__work_bytes), NaN throughout, at an even offset (as arena offsets
+ * are) that is not 0. */
+static clnet__tensor dev_upload_work_half(clnet_ctx *ctx, dev_tensors *d,
+                                          const clnet__op_plan *plan, int *err)
+{
+    clnet__tensor t = {0};
+    size_t off = 2 * DEV_OFFSET, n = off + clnet__work_bytes(plan, 1) / 2 + 2;
+    clnet__buf *b = NULL;
+    uint16_t *tmp = malloc(n * sizeof(uint16_t));
+    if (!tmp || clnet__buf_create(ctx, n * sizeof(uint16_t), &b) != CLNET_OK) {
+        free(tmp);
+        *err = 1;
+        return t;
+    }
+    d->bufs[d->nbufs++] = b;
+    for (size_t i = 0; i < n; i++)
+        tmp[i] = 0x7e00; /* a half NaN; two of them a float of about 8e37 */
+    if (clnet__buf_write(ctx, b, 0, n * sizeof(uint16_t), tmp) != CLNET_OK)
+        *err = 1;
+    free(tmp);
+    t.buf = b;
+    t.off = off;
+    t.half = 1;
+    return t;
+}
 
 static clnet__tensor dev_upload(clnet_ctx *ctx, dev_tensors *d, const float *src,
                                 size_t n, float poison, int *err)
@@ -320,6 +384,19 @@ static clnet__tensor dev_upload(clnet_ctx *ctx, dev_tensors *d, const float *src
 static float *dev_download(clnet_ctx *ctx, clnet__tensor t, size_t n)
 {
     float *p = malloc((n ? n : 1) * sizeof(float));
+    if (t.half) {
+        uint16_t *h = malloc((n ? n : 1) * sizeof(uint16_t));
+        int ok = !n || clnet__buf_read(ctx, t.buf, t.off * sizeof(uint16_t),
+                                       n * sizeof(uint16_t), h) == CLNET_OK;
+        for (size_t i = 0; ok && i < n; i++)
+            p[i] = clnet__half_to_float(h[i]);
+        free(h);
+        if (!ok) {
+            free(p);
+            return NULL;
+        }
+        return p;
+    }
     if (n && clnet__buf_read(ctx, t.buf, t.off * sizeof(float), n * sizeof(float), p) != CLNET_OK) {
         free(p);
         return NULL;
@@ -374,21 +451,23 @@ static int write_mode_check(clnet_ctx *ctx, const clnet__op *op,
 
 static int device_check(clnet_ctx *ctx, const clnet__op *op, const void *params,
                         const clnet__op_case *c, const clnet__op_plan *plan, tensors *t,
-                        uint64_t seed, int full, char *msg, size_t cap)
+                        uint64_t seed, int full, int half, char *msg, size_t cap)
 {
     dev_tensors d = {0};
+    const double tol = half ? OP_TOL_HALF : OP_TOL_REL;
     int err = 0, ok = 1;
     const float nan = NAN;
     clnet__op_io io = {0};
     io.n_in = c->n_in;
     for (int i = 0; i < c->n_in; i++) {
         io.in_shape[i] = c->in[i];
-        io.in[i] = dev_upload(ctx, &d, t->in[i], t->n_in[i], nan, &err);
+        io.in[i] = dev_upload_act(ctx, &d, t->in[i], t->n_in[i], nan,
+                                  half & CLNET__HALF_IN, &err);
         if (c->training)
             io.din[i] = dev_upload(ctx, &d, t->din0[i], t->n_in[i], nan, &err);
     }
     io.out_shape = plan->out;
-    io.out = dev_upload(ctx, &d, NULL, t->n_out, nan, &err);
+    io.out = dev_upload_act(ctx, &d, NULL, t->n_out, nan, half & CLNET__HALF_OUT, &err);
     if (c->training)
         io.dout = dev_upload(ctx, &d, t->dout, t->n_out, nan, &err);
     for (int i = 0; i < plan->n_params; i++) {
@@ -400,7 +479,9 @@ static int device_check(clnet_ctx *ctx, const clnet__op *op, const void *params,
         io.state[i] = dev_upload(ctx, &d, t->state0[i], t->n_state[i], nan, &err);
     for (int i = 0; i < plan->n_saved; i++)
         io.saved[i] = dev_upload(ctx, &d, NULL, t->n_saved[i], nan, &err);
-    if (t->n_work)
+    if (half && plan->work_half)
+        io.work = dev_upload_work_half(ctx, &d, plan, &err);
+    else if (t->n_work)
         io.work = dev_upload(ctx, &d, NULL, t->n_work, nan, &err);
     io.training = c->training;
     io.seed = seed;
@@ -418,11 +499,12 @@ static int device_check(clnet_ctx *ctx, const clnet__op *op, const void *params,
         goto done;
     }
     float *out = dev_download(ctx, io.out, t->n_out);
-    ok = out && compare(out, t->out, t->n_out, "forward output", msg, cap);
+    ok = out && compare_tol(out, t->out, t->n_out, tol, "forward output", msg, cap);
     free(out);
     for (int i = 0; ok && i < plan->n_state; i++) {
         float *s = dev_download(ctx, io.state[i], t->n_state[i]);
-        ok = s && compare(s, t->state[i], t->n_state[i], plan->state_name[i], msg, cap);
+        ok = s && compare_tol(s, t->state[i], t->n_state[i], tol, plan->state_name[i],
+                              msg, cap);
         free(s);
     }
     if (!ok || !c->training)
@@ -439,14 +521,14 @@ static int device_check(clnet_ctx *ctx, const clnet__op *op, const void *params,
         float *g = dev_download(ctx, io.din[i], t->n_in[i]);
         char what[32];
         snprintf(what, sizeof what, "input %d gradient", i);
-        ok = g && compare(g, t->din[i], t->n_in[i], what, msg, cap);
+        ok = g && compare_tol(g, t->din[i], t->n_in[i], tol, what, msg, cap);
         free(g);
     }
     for (int i = 0; ok && i < plan->n_params; i++) {
         float *g = dev_download(ctx, io.dparam[i], t->n_param[i]);
         char what[64];
         snprintf(what, sizeof what, "%s gradient", plan->param_name[i]);
-        ok = g && compare(g, t->dparam[i], t->n_param[i], what, msg, cap);
+        ok = g && compare_tol(g, t->dparam[i], t->n_param[i], tol, what, msg, cap);
         free(g);
     }
     /* Full runs only: quick ones (oclgrind, forced local sizes) run the
@@ -460,8 +542,15 @@ done:
     return ok;
 }
 
-int clnet__op_case_check(clnet_ctx *ctx, const clnet__op_case *c, uint64_t seed,
-                         int grad_check, char *msg, size_t cap)
+/* Rounds n values to the nearest half, as a half-storage upload does. */
+static void round_half(float *x, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        x[i] = clnet__half_to_float(clnet__half_from_float(x[i]));
+}
+
+static int case_check(clnet_ctx *ctx, const clnet__op_case *c, uint64_t seed,
+                      int grad_check, int half, char *msg, size_t cap)
 {
     msg[0] = '\0';
     const clnet__op *op = clnet__op_find(c->op);
@@ -484,6 +573,10 @@ int clnet__op_case_check(clnet_ctx *ctx, const clnet__op_case *c, uint64_t seed,
     rng_seed(&r, seed);
     tensors t;
     make_tensors(c, &plan, &r, &t);
+    /* Half storage: the reference sees the values the device stores. */
+    for (int i = 0; (half & CLNET__HALF_IN) && i < c->n_in; i++) {
+        round_half(t.in[i], t.n_in[i]);
+    }
     ref_loss(op, params, c, &plan, &t, seed, 0);
     int ok = 1;
     if (c->training && grad_check) {
@@ -504,7 +597,25 @@ int clnet__op_case_check(clnet_ctx *ctx, const clnet__op_case *c, uint64_t seed,
     if (c->training)
         ref_backward(op, params, c, &plan, &t, seed);
     if (ok)
-        ok = device_check(ctx, op, params, c, &plan, &t, seed, grad_check, msg, cap);
+        ok = device_check(ctx, op, params, c, &plan, &t, seed, grad_check, half,
+                          msg, cap);
     tensors_free(&t);
     return ok;
+}
+
+int clnet__op_case_check(clnet_ctx *ctx, const clnet__op_case *c, uint64_t seed,
+                         int grad_check, char *msg, size_t cap)
+{
+    return case_check(ctx, c, seed, grad_check, 0, msg, cap);
+}
+
+int clnet__op_case_check_half(clnet_ctx *ctx, const clnet__op_case *c,
+                              uint64_t seed, int halves, char *msg, size_t cap)
+{
+    halves &= CLNET__HALF_IN | CLNET__HALF_OUT;
+    if (!halves) {
+        snprintf(msg, cap, "half check with nothing stored as half");
+        return 0;
+    }
+    return case_check(ctx, c, seed, 0, halves, msg, cap);
 }

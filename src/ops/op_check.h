@@ -41,6 +41,20 @@ typedef struct clnet__op_case {
 int clnet__op_case_check(clnet_ctx *ctx, const clnet__op_case *c, uint64_t seed,
                          int grad_check, char *msg, size_t cap);
 
+/* The device checks (2, 3) with the op's activations stored as half and
+ * their gradients fp32, as under fp16-storage: `halves` says which
+ * (CLNET__HALF_IN: the inputs; CLNET__HALF_OUT: the output; both: a layer
+ * inside the network; one alone: the first layer, which reads the fp32
+ * network input, or the last, whose fp32 logits feed the loss), and the
+ * scratch is in its fp16-storage layout. Half inputs are rounded on the
+ * host first, so the reference sees the values the device stores, and
+ * device results (rounded to half once more when stored) are compared
+ * within OP_TOL_HALF: a few roundings of 2^-11. */
+#define OP_TOL_HALF 3e-3
+enum { CLNET__HALF_IN = 1, CLNET__HALF_OUT = 2 };
+int clnet__op_case_check_half(clnet_ctx *ctx, const clnet__op_case *c,
+                              uint64_t seed, int halves, char *msg, size_t cap);
+
 /* A case's label, e.g. "conv(filters=4 kernel=3) in=[2,3,7,5] train". */
 const char *clnet__op_case_label(const clnet__op_case *c, char *buf, size_t cap);
 

@@ -104,15 +104,24 @@ clnet_status clnet__pool_plan(const void *params, int n_in,
 /* pool_forward or pool_backward of cl/pool.cl. The window geometry is
  * compiled in (-D), so the window loops unroll. */
 static clnet_status pool_kernel(clnet_ctx *ctx, const clnet__pool_params *p,
-                                const char *name, clnet__kernel **k)
+                                const char *name, const clnet__op_io *io,
+                                clnet__kernel **k)
 {
-    char opt[192];
+    char opt[256];
     snprintf(opt, sizeof opt,
              "-DMAXPOOL=%d -DKH=%d -DKW=%d -DSH=%d -DSW=%d -DPH=%d -DPW=%d "
              "-DCOUNT_PAD=%d",
              !p->avg, p->kh, p->kw, clnet__pool_stride_h(p),
              clnet__pool_stride_w(p), p->ph, p->pw,
              p->avg ? p->count_include_pad : 1);
+    /* The activations' storage; maxpool's indices stay fp32. */
+    if (strcmp(name, "pool_backward") == 0) {
+        clnet__half_opt(opt, sizeof opt, "dy", io->dout);
+        clnet__half_opt(opt, sizeof opt, "dx", io->din[0]);
+    } else {
+        clnet__half_opt(opt, sizeof opt, "x", io->in[0]);
+        clnet__half_opt(opt, sizeof opt, "y", io->out);
+    }
     return clnet__kernel_get(ctx, "pool", opt, name, k);
 }
 
@@ -133,7 +142,7 @@ static clnet_status forward_rows(clnet_ctx *ctx, const clnet__pool_params *p,
                                  const clnet__op_io *io, clnet__tensor idx, int save)
 {
     clnet__kernel *k = NULL;
-    clnet_status st = pool_kernel(ctx, p, "pool_forward_rows", &k);
+    clnet_status st = pool_kernel(ctx, p, "pool_forward_rows", io, &k);
     if (st != CLNET_OK)
         return st;
     clnet__shape i = io->in_shape[0], o = io->out_shape;
@@ -160,7 +169,7 @@ clnet_status clnet__pool_forward(clnet_ctx *ctx, const void *params,
     if (clnet__ocl_of(ctx)->caps.is_cpu)
         return forward_rows(ctx, p, io, idx, save);
     clnet__kernel *k = NULL;
-    clnet_status st = pool_kernel(ctx, p, "pool_forward", &k);
+    clnet_status st = pool_kernel(ctx, p, "pool_forward", io, &k);
     if (st != CLNET_OK)
         return st;
     clnet__shape i = io->in_shape[0], o = io->out_shape;
@@ -184,7 +193,7 @@ clnet_status clnet__pool_backward(clnet_ctx *ctx, const void *params,
                            "maxpool backward needs the indices its training "
                            "forward saves (no saved tensor given)");
     clnet__kernel *k = NULL;
-    clnet_status st = pool_kernel(ctx, p, "pool_backward", &k);
+    clnet_status st = pool_kernel(ctx, p, "pool_backward", io, &k);
     if (st != CLNET_OK)
         return st;
     clnet__shape i = io->in_shape[0], o = io->out_shape;

@@ -20,11 +20,11 @@ static clnet_status check_room(clnet_ctx *ctx, const char *fn, const char *what,
     if (!t.buf)
         return clnet__fail(ctx, CLNET_EINVAL, "%s: %s tensor has no buffer", fn,
                            what);
-    size_t have = t.buf->bytes / sizeof(float);
+    size_t have = t.buf->bytes / clnet__esize(t);
     have = have > t.off ? have - t.off : 0;
     if (have < need)
         return clnet__fail(ctx, CLNET_ESHAPE,
-                           "%s: %s holds %zu floats after offset %zu, needs %s = %zu",
+                           "%s: %s holds %zu elements after offset %zu, needs %s = %zu",
                            fn, what, have, t.off, how, need);
     return CLNET_OK;
 }
@@ -68,7 +68,11 @@ clnet_status clnet__xent(clnet_ctx *ctx, int n, int k, float smoothing,
         (st = check_room(ctx, fn, "work", work, clnet__xent_work_count(n), "3*n")) != CLNET_OK)
         return st;
     clnet__kernel *fwd = NULL, *sum = NULL;
-    if ((st = clnet__kernel_get(ctx, "loss", NULL, "xent_forward", &fwd)) != CLNET_OK ||
+    /* Logits and their gradient may be half (cl/common.h). */
+    char opt[64] = "";
+    clnet__half_opt(opt, sizeof opt, "x", logits);
+    clnet__half_opt(opt, sizeof opt, "dx", dlogits.buf ? dlogits : logits);
+    if ((st = clnet__kernel_get(ctx, "loss", opt, "xent_forward", &fwd)) != CLNET_OK ||
         (st = clnet__kernel_get(ctx, "loss", NULL, "xent_stats", &sum)) != CLNET_OK)
         return st;
     /* Without a gradient the kernel still needs a buffer argument. */
@@ -138,7 +142,10 @@ clnet_status clnet__softmax(clnet_ctx *ctx, int n, int k, clnet__tensor logits,
         (st = check_room(ctx, fn, "probs", probs, nk, "n*k")) != CLNET_OK)
         return st;
     clnet__kernel *kern = NULL;
-    if ((st = clnet__kernel_get(ctx, "loss", NULL, "softmax_rows", &kern)) != CLNET_OK)
+    char opt[64] = "";
+    clnet__half_opt(opt, sizeof opt, "x", logits);
+    clnet__half_opt(opt, sizeof opt, "p", probs);
+    if ((st = clnet__kernel_get(ctx, "loss", opt, "softmax_rows", &kern)) != CLNET_OK)
         return st;
     return CLNET__LAUNCH_N(ctx, kern, (size_t)n, CLNET_ARG_U32(n), CLNET_ARG_U32(k),
                            CLNET_ARG_T(logits), CLNET_ARG_T(probs));

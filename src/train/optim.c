@@ -145,7 +145,7 @@ static clnet_status zeroed(clnet_ctx *ctx, size_t n, clnet__buf **out)
 {
     clnet_status st = clnet__buf_create(ctx, n * 4, out);
     if (st == CLNET_OK)
-        st = clnet__fill(ctx, (clnet__tensor){*out, 0}, n, 0.0f);
+        st = clnet__fill(ctx, (clnet__tensor){*out, 0, 0}, n, 0.0f);
     return st;
 }
 
@@ -221,7 +221,7 @@ clnet_status clnet__optim_create(clnet_ctx *ctx,
         clnet__optim_free(ctx, o);
         return st;
     }
-    o->flag = (clnet__tensor){o->own_flag, 0};
+    o->flag = (clnet__tensor){o->own_flag, 0, 0};
     *out = o;
     return CLNET_OK;
 }
@@ -363,7 +363,7 @@ clnet_status clnet__optim_step(clnet_ctx *ctx, clnet__optim *opt,
     /* Without a loss the record reads a finite 0 that nothing writes (not
      * the flag itself: other work-items may be writing it). */
     clnet__tensor loss = opt->loss.buf ? opt->loss
-                                       : (clnet__tensor){opt->own_flag, CLNET__NONFINITE_FLOATS};
+                                       : (clnet__tensor){opt->own_flag, CLNET__NONFINITE_FLOATS, 0};
     /* One launch per active range (one over everything when nothing is
      * frozen): the kernel takes absolute indices, so the decay mask, the
      * moments and the non-finite record need no offsets. */
@@ -396,7 +396,7 @@ clnet_status clnet__optim_zero_grad(clnet_ctx *ctx, const clnet__optim *opt,
 void clnet__optim_set_flag(clnet__optim *opt, clnet__tensor flag)
 {
     if (opt)
-        opt->flag = flag.buf ? flag : (clnet__tensor){opt->own_flag, 0};
+        opt->flag = flag.buf ? flag : (clnet__tensor){opt->own_flag, 0, 0};
 }
 
 void clnet__optim_set_loss(clnet__optim *opt, clnet__tensor loss)
@@ -455,8 +455,8 @@ clnet_status clnet__optim_reset(clnet_ctx *ctx, clnet__optim *opt)
     CLNET__CHECK_ARG(ctx, opt);
     clnet_status st = CLNET_OK;
     if (opt->m1)
-        st = clnet__fill(ctx, (clnet__tensor){opt->m1, 0}, opt->n, 0.0f);
+        st = clnet__fill(ctx, (clnet__tensor){opt->m1, 0, 0}, opt->n, 0.0f);
     if (st == CLNET_OK && opt->m2)
-        st = clnet__fill(ctx, (clnet__tensor){opt->m2, 0}, opt->n, 0.0f);
+        st = clnet__fill(ctx, (clnet__tensor){opt->m2, 0, 0}, opt->n, 0.0f);
     return st;
 }

@@ -248,11 +248,12 @@ START_TEST(recompute_halves_resnet20_activations)
 END_TEST
 
 /* A run that does not fit is refused with the options that make it fit
- * at the same batch (a 64 MiB device: CLNET_FAULT devmem), and the
- * suggestion holds: with recompute the same batch loads and trains. */
+ * at the same batch (a 96 MiB device: CLNET_FAULT devmem), and the
+ * suggestions hold: with recompute, and with fp16-storage, the same batch
+ * loads and trains. */
 START_TEST(refusal_suggests_what_fits)
 {
-    setenv("CLNET_FAULT", "devmem:64M", 1);
+    setenv("CLNET_FAULT", "devmem:96M", 1);
     clnet_ctx_settings cs;
     clnet_ctx_default_settings(&cs);
     clnet_ctx *small = NULL;
@@ -267,27 +268,31 @@ START_TEST(refusal_suggests_what_fits)
     clnet_model *m = NULL;
     ck_assert_int_eq(clnet_model_load(small, path, &ms, &m), CLNET_ENOMEM);
     const char *msg = clnet_errmsg(small);
-    ck_assert_msg(strstr(msg, "to keep batch 24") && strstr(msg, "--recompute") &&
-                      strstr(msg, "--accumulate"), "%s", msg);
-    ms.recompute = 1;
-    clnet_memory_plan plan;
-    ck_assert_int_eq(clnet_model_plan_memory(small, path, &ms, &plan), CLNET_OK);
-    ck_assert_msg(plan.fits && plan.largest_batch >= 24, "plan: fits %d, largest %d",
-                  plan.fits, plan.largest_batch);
-    ck_assert_msg(clnet_model_load(small, path, &ms, &m) == CLNET_OK, "%s",
-                  clnet_errmsg(small));
-    clnet_model_info info;
-    clnet_model_get_info(m, &info);
-    size_t n = (size_t)24 * info.channels * info.height * info.width;
-    float *x = calloc(n, sizeof *x);
-    int32_t y[24] = {0};
-    ck_assert(x);
-    ck_assert_int_eq(clnet_model_set_batch(m, x, y, 24), CLNET_OK);
-    ck_assert_msg(clnet_model_train_step(m) == CLNET_OK, "%s", clnet_errmsg(small));
-    clnet_stats s;
-    ck_assert_int_eq(clnet_model_read_stats(m, &s, 1), CLNET_OK);
-    free(x);
-    clnet_model_free(m);
+    ck_assert_msg(strstr(msg, "to keep batch 24") && strstr(msg, "--precision fp16-storage") &&
+                      strstr(msg, "--recompute") && strstr(msg, "--accumulate"), "%s", msg);
+    /* Each suggestion holds: the plan fits, and the model loads and trains. */
+    for (int k = 0; k < 2; k++) {
+        ms.recompute = k == 0 ? 1 : 0;
+        ms.precision = k == 0 ? CLNET_PRECISION_FP32 : CLNET_PRECISION_FP16_STORAGE;
+        clnet_memory_plan plan;
+        ck_assert_int_eq(clnet_model_plan_memory(small, path, &ms, &plan), CLNET_OK);
+        ck_assert_msg(plan.fits && plan.largest_batch >= 24, "plan %d: fits %d, largest %d",
+                      k, plan.fits, plan.largest_batch);
+        ck_assert_msg(clnet_model_load(small, path, &ms, &m) == CLNET_OK, "%s",
+                      clnet_errmsg(small));
+        clnet_model_info info;
+        clnet_model_get_info(m, &info);
+        size_t n = (size_t)24 * info.channels * info.height * info.width;
+        float *x = calloc(n, sizeof *x);
+        int32_t y[24] = {0};
+        ck_assert(x);
+        ck_assert_int_eq(clnet_model_set_batch(m, x, y, 24), CLNET_OK);
+        ck_assert_msg(clnet_model_train_step(m) == CLNET_OK, "%s", clnet_errmsg(small));
+        clnet_stats s;
+        ck_assert_int_eq(clnet_model_read_stats(m, &s, 1), CLNET_OK);
+        free(x);
+        clnet_model_free(m);
+    }
     clnet_ctx_free(small);
 }
 END_TEST

@@ -118,7 +118,7 @@ int tu_axpby_ok(clnet_ctx *ctx)
     if (st == CLNET_OK)
         st = clnet__buf_write(ctx, dy, 0, sizeof y, y);
     size_t global = N, local = clnet__wg_1d(ctx, k);
-    clnet__tensor tx = {dx, 0}, ty = {dy, 0};
+    clnet__tensor tx = {dx, 0, 0}, ty = {dy, 0, 0};
     if (st == CLNET_OK)
         st = CLNET__LAUNCH(ctx, k, 1, &global, &local, CLNET_ARG_U32(N),
                            CLNET_ARG_F32(1.5f), CLNET_ARG_T(tx),

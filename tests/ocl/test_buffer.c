@@ -2,6 +2,7 @@
  * reused by size class, and copies outside a buffer are CLNET_EINVAL. */
 #include "ocl_util.h"
 
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -69,14 +70,14 @@ START_TEST(ranges_are_checked)
     ck_assert_int_eq(clnet__buf_read(ctx, NULL, 0, 4, host), CLNET_EINVAL);
     ck_assert_int_eq(clnet__buf_write(ctx, b, 984, 16, host), CLNET_OK);
     ck_assert_int_eq(clnet__buf_read(ctx, b, 1000, 0, host), CLNET_OK);
-    clnet__tensor t = {b, 200};
+    clnet__tensor t = {b, 200, 0};
     ck_assert_int_eq(clnet__fill(ctx, t, 51, 1.0f), CLNET_EINVAL);
     ck_assert_int_eq(clnet__fill(ctx, t, SIZE_MAX / 4 + 2, 1.0f), CLNET_EINVAL);
-    ck_assert_int_eq(clnet__fill(ctx, (clnet__tensor){b, SIZE_MAX / 2}, 1, 1.0f),
+    ck_assert_int_eq(clnet__fill(ctx, (clnet__tensor){b, SIZE_MAX / 2, 0}, 1, 1.0f),
                      CLNET_EINVAL);
-    ck_assert_int_eq(clnet__copy(ctx, (clnet__tensor){b, 0}, t, 51), CLNET_EINVAL);
+    ck_assert_int_eq(clnet__copy(ctx, (clnet__tensor){b, 0, 0}, t, 51), CLNET_EINVAL);
     ck_assert_int_eq(clnet__fill(ctx, t, 50, 2.5f), CLNET_OK);
-    ck_assert_int_eq(clnet__copy(ctx, (clnet__tensor){b, 0}, t, 50), CLNET_OK);
+    ck_assert_int_eq(clnet__copy(ctx, (clnet__tensor){b, 0, 0}, t, 50), CLNET_OK);
     ck_assert_int_eq(clnet__buf_read(ctx, b, 0, 1000, host), CLNET_OK);
     ck_assert(host[0] == 2.5f && host[49] == 2.5f && host[249] == 2.5f);
     clnet__buf_release(ctx, b);
@@ -84,6 +85,50 @@ START_TEST(ranges_are_checked)
 END_TEST
 
 /* The upload queue's copy is ordered before later compute work. */
+/* fp16-storage's conversions: the host's clnet__half_from_float rounds as
+ * the device's vstore_half_rte does (clnet__copy from fp32 to a half
+ * tensor), including halfway cases, subnormals, overflow to infinity and
+ * signed zero, and half -> fp32 on the device is exact. */
+START_TEST(half_conversion_matches_device)
+{
+    enum { N = 4096 };
+    static float x[N], back[N];
+    static uint16_t dev[N];
+    const float special[] = {0.0f, -0.0f, 1.0f, 65504.0f, 65519.0f, 65520.0f,
+                             -1e6f, 5.96e-8f, 2.98e-8f, 2.99e-8f, 6.1e-5f,
+                             1.0f + 1.0f / 2048, 1.0f + 3.0f / 2048, 3.0e-6f};
+    size_t ns = sizeof special / sizeof special[0];
+    uint32_t r = 12345u;
+    for (size_t i = 0; i < N; i++) {
+        r = r * 1664525u + 1013904223u;
+        x[i] = i < ns ? special[i]
+                      : ldexpf((float)(r >> 8) / (float)(1u << 24) - 0.5f,
+                               (int)(r % 48) - 30);
+    }
+    clnet__buf *bf = NULL, *bh = NULL;
+    ck_assert_int_eq(clnet__buf_create(ctx, sizeof x, &bf), CLNET_OK);
+    ck_assert_int_eq(clnet__buf_create(ctx, sizeof dev, &bh), CLNET_OK);
+    ck_assert_int_eq(clnet__buf_write(ctx, bf, 0, sizeof x, x), CLNET_OK);
+    clnet__tensor tf = {bf, 0, 0}, th = {bh, 0, 1};
+    ck_assert_int_eq(clnet__copy(ctx, th, tf, N), CLNET_OK);
+    ck_assert_int_eq(clnet__buf_read(ctx, bh, 0, sizeof dev, dev), CLNET_OK);
+    for (size_t i = 0; i < N; i++)
+        ck_assert_msg(dev[i] == clnet__half_from_float(x[i]),
+                      "%.9g: device 0x%04x, host 0x%04x", (double)x[i], dev[i],
+                      clnet__half_from_float(x[i]));
+    ck_assert_int_eq(clnet__fill(ctx, tf, N, 7.0f), CLNET_OK);
+    ck_assert_int_eq(clnet__copy(ctx, tf, th, N), CLNET_OK);
+    ck_assert_int_eq(clnet__buf_read(ctx, bf, 0, sizeof back, back), CLNET_OK);
+    for (size_t i = 0; i < N; i++) {
+        float h = clnet__half_to_float(dev[i]);
+        ck_assert_msg(memcmp(&back[i], &h, sizeof h) == 0, "0x%04x: device %.9g, host %.9g",
+                      dev[i], (double)back[i], (double)h);
+    }
+    clnet__buf_release(ctx, bf);
+    clnet__buf_release(ctx, bh);
+}
+END_TEST
+
 START_TEST(upload_then_compute)
 {
     enum { N = 4096 };
@@ -114,6 +159,7 @@ int main(void)
     tcase_add_test(tc, released_buffers_are_reused);
     tcase_add_test(tc, ranges_are_checked);
     tcase_add_test(tc, upload_then_compute);
+    tcase_add_test(tc, half_conversion_matches_device);
     suite_add_tcase(s, tc);
     return clnet_test_run_forked(s);
 }

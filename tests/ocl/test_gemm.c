@@ -97,7 +97,7 @@ static int check_case(const char *variant, gcase c, unsigned seed)
     upload(&A);
     upload(&B);
     upload(&C);
-    clnet__tensor ta = {A.dev, A.off}, tb = {B.dev, B.off}, tc = {C.dev, C.off};
+    clnet__tensor ta = {A.dev, A.off, 0}, tb = {B.dev, B.off, 0}, tc = {C.dev, C.off, 0};
     clnet_status st =
         variant ? clnet__sgemm_variant(ctx, variant, c.ta, c.tb, c.m, c.n, c.k,
                                        c.alpha, ta, A.ld, A.stride, tb, B.ld,
@@ -339,10 +339,10 @@ START_TEST(bad_calls)
 {
     clnet__buf *b = NULL;
     ck_assert_int_eq(clnet__buf_create(ctx, 100 * sizeof(float), &b), CLNET_OK);
-    clnet__tensor t = {b, 0};
+    clnet__tensor t = {b, 0, 0};
     /* 10 x 10 fits in 100 floats; at offset 1 it does not. */
     ck_assert_int_eq(clnet__sgemm(ctx, 0, 0, 10, 10, 10, 1.0f, t, 10, t, 10, 0.0f,
-                                  (clnet__tensor){b, 1}, 10),
+                                  (clnet__tensor){b, 1, 0}, 10),
                      CLNET_EINVAL);
     ck_assert_int_eq(clnet__sgemm(ctx, 0, 0, 10, 10, 10, 1.0f, t, 9, t, 10, 0.0f,
                                   t, 10),

@@ -37,7 +37,7 @@ static void record_one_region(clnet__prof_mode mode)
     ck_assert(tu_axpby_ok(ctx));
     clnet__buf *b = NULL;
     ck_assert_int_eq(clnet__buf_create(ctx, 4096, &b), CLNET_OK);
-    ck_assert_int_eq(clnet__fill(ctx, (clnet__tensor){b, 0}, 1024, 1.0f), CLNET_OK);
+    ck_assert_int_eq(clnet__fill(ctx, (clnet__tensor){b, 0, 0}, 1024, 1.0f), CLNET_OK);
     clnet__prof_mark(ctx, CLNET__PROF_UPDATE, -1);
     const clnet__prof_record *r = NULL;
     size_t n = 0, lost = 99;

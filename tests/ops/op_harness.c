@@ -29,7 +29,7 @@ int op_test_quick(void)
     return s && *s && strcmp(s, "0") != 0;
 }
 
-void op_cases_run(clnet_ctx *ctx, const op_case *cases, size_t n)
+static void run(clnet_ctx *ctx, const op_case *cases, size_t n, int half)
 {
     ck_assert_msg(ctx != NULL, "no OpenCL context");
     int quick = op_test_quick();
@@ -45,12 +45,41 @@ void op_cases_run(clnet_ctx *ctx, const op_case *cases, size_t n)
         uint64_t seeds[2] = {1000 + i, fresh + i};
         for (int s = 0; s < 2 - quick; s++) {
             char msg[1024], label[256];
-            int ok = clnet__op_case_check(ctx, &cases[i], seeds[s], !quick, msg,
-                                          sizeof msg);
-            ck_assert_msg(ok, "%s (seed %llu; fresh seeds repeat with "
-                              "CLNET_TEST_SEED=%llu): %s",
-                          clnet__op_case_label(&cases[i], label, sizeof label),
-                          (unsigned long long)seeds[s], (unsigned long long)fresh, msg);
+            /* Half: every activation half with the fixed seed; with the
+             * fresh one the first layer's mix (fp32 input, half output),
+             * then the last layer's (half input, fp32 output). */
+            static const int halves[2][2] = {
+                {CLNET__HALF_IN | CLNET__HALF_OUT, 0},
+                {CLNET__HALF_OUT, CLNET__HALF_IN},
+            };
+            for (int h = 0; h < (half ? 2 : 1); h++) {
+                int mix = half ? halves[s][h] : 0;
+                if (half && !mix)
+                    continue;
+                int ok = half ? clnet__op_case_check_half(ctx, &cases[i], seeds[s], mix,
+                                                          msg, sizeof msg)
+                              : clnet__op_case_check(ctx, &cases[i], seeds[s], !quick,
+                                                     msg, sizeof msg);
+                ck_assert_msg(ok, "%s%s (seed %llu; fresh seeds repeat with "
+                                  "CLNET_TEST_SEED=%llu): %s",
+                              !half ? ""
+                              : mix == CLNET__HALF_IN ? "half input, fp32 output: "
+                              : mix == CLNET__HALF_OUT ? "fp32 input, half output: "
+                                                       : "half storage: ",
+                              clnet__op_case_label(&cases[i], label, sizeof label),
+                              (unsigned long long)seeds[s], (unsigned long long)fresh,
+                              msg);
+            }
         }
     }
+}
+
+void op_cases_run(clnet_ctx *ctx, const op_case *cases, size_t n)
+{
+    run(ctx, cases, n, 0);
+}
+
+void op_cases_run_half(clnet_ctx *ctx, const op_case *cases, size_t n)
+{
+    run(ctx, cases, n, 1);
 }

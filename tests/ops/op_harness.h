@@ -16,6 +16,12 @@ typedef clnet__op_case op_case;
 #define OP_QUICK_ELEMS 2048
 void op_cases_run(clnet_ctx *ctx, const op_case *cases, size_t n);
 
+/* The same cases with activations stored as half (fp16-storage;
+ * clnet__op_case_check_half): all of them with the fixed seed, and with
+ * a fresh one the two mixes the first and last layers of a network see
+ * (quick mode: the smallest case, fixed seed). */
+void op_cases_run_half(clnet_ctx *ctx, const op_case *cases, size_t n);
+
 /* $CLNET_TEST_QUICK set and not "0": a reduced run for slow devices and
  * checkers (oclgrind, unusual local sizes). */
 int op_test_quick(void);

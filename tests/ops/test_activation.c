@@ -31,6 +31,13 @@ START_TEST(activations_match_reference)
 }
 END_TEST
 
+/* The same with activations stored as half (fp16-storage). */
+START_TEST(activations_half_storage_match_reference)
+{
+    op_cases_run_half(ctx, cases, sizeof cases / sizeof cases[0]);
+}
+END_TEST
+
 int main(void)
 {
     ctx = clnet_test_ctx();
@@ -38,6 +45,7 @@ int main(void)
     TCase *tc = tcase_create("device_vs_reference");
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, activations_match_reference);
+    tcase_add_test(tc, activations_half_storage_match_reference);
     suite_add_tcase(s, tc);
     int rc = clnet_test_run(s);
     clnet_ctx_free(ctx);

@@ -39,6 +39,13 @@ START_TEST(batchnorm_matches_reference)
 }
 END_TEST
 
+/* The same with activations stored as half (fp16-storage). */
+START_TEST(batchnorm_half_storage_matches_reference)
+{
+    op_cases_run_half(ctx, cases, sizeof cases / sizeof cases[0]);
+}
+END_TEST
+
 /* ---- device helpers for the hand-made checks ---------------------------- */
 
 typedef struct dev {
@@ -57,7 +64,7 @@ static clnet__tensor put(dev *d, const float *src, size_t n)
         tmp[i] = src && i ? src[i - 1] : NAN;
     ck_assert_int_eq(clnet__buf_write(ctx, b, 0, (n + 1) * sizeof(float), tmp), CLNET_OK);
     free(tmp);
-    return (clnet__tensor){b, 1};
+    return (clnet__tensor){b, 1, 0};
 }
 
 static void get(clnet__tensor t, float *dst, size_t n)
@@ -383,6 +390,7 @@ int main(void)
     TCase *tc = tcase_create("device_vs_reference");
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, batchnorm_matches_reference);
+    tcase_add_test(tc, batchnorm_half_storage_matches_reference);
     tcase_add_test(tc, batchnorm_eval_backward);
     tcase_add_test(tc, batchnorm_reductions_any_local_size);
     suite_add_tcase(s, tc);

@@ -91,6 +91,13 @@ START_TEST(conv_matches_reference)
 }
 END_TEST
 
+/* The same with activations stored as half (fp16-storage). */
+START_TEST(conv_half_storage_matches_reference)
+{
+    op_cases_run_half(ctx, cases, sizeof cases / sizeof cases[0]);
+}
+END_TEST
+
 /* Parses params and plans one input; returns the status, message in err. */
 static clnet_status plan_of(const char *params, int n_in, clnet__shape in,
                             clnet__op_plan *plan, char *err, size_t cap)
@@ -227,7 +234,7 @@ static clnet__tensor upload(const float *src, size_t n, clnet__buf **keep)
     ck_assert_int_eq(clnet__buf_write(ctx, *keep, 0, n * sizeof(float), src ? src : zeros),
                      CLNET_OK);
     free(zeros);
-    return (clnet__tensor){*keep, 0};
+    return (clnet__tensor){*keep, 0, 0};
 }
 
 /* The network's input needs no gradient (din.buf == NULL): backward must
@@ -298,6 +305,7 @@ int main(void)
     TCase *tc = tcase_create("device_vs_reference");
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, conv_matches_reference);
+    tcase_add_test(tc, conv_half_storage_matches_reference);
     tcase_add_test(tc, conv_implicit_matches_reference);
     tcase_add_test(tc, conv_without_input_gradient);
     suite_add_tcase(s, tc);

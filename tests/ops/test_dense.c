@@ -24,6 +24,13 @@ START_TEST(dense_matches_reference)
 }
 END_TEST
 
+/* The same with activations stored as half (fp16-storage). */
+START_TEST(dense_half_storage_matches_reference)
+{
+    op_cases_run_half(ctx, cases, sizeof cases / sizeof cases[0]);
+}
+END_TEST
+
 /* The status of parsing text then planning in; err gets the message. */
 static clnet_status dense_try(const char *text, clnet__shape in, char *err,
                               size_t cap)
@@ -102,6 +109,7 @@ int main(void)
     TCase *tc = tcase_create("device_vs_reference");
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, dense_matches_reference);
+    tcase_add_test(tc, dense_half_storage_matches_reference);
     suite_add_tcase(s, tc);
     TCase *args = tcase_create("arguments");
     tcase_add_test(args, dense_rejects_bad_arguments);

@@ -29,6 +29,13 @@ START_TEST(dropout_matches_reference)
 }
 END_TEST
 
+/* The same with activations stored as half (fp16-storage). */
+START_TEST(dropout_half_storage_matches_reference)
+{
+    op_cases_run_half(ctx, cases, sizeof cases / sizeof cases[0]);
+}
+END_TEST
+
 /* Elements per statistics run; fewer in quick mode (the bounds below still
  * hold: the dropped fraction's standard deviation is then 0.002). */
 #define BIG (op_test_quick() ? 1u << 16 : 1u << 20)
@@ -52,8 +59,8 @@ static float *dropout_ones(float p, uint64_t seed)
     clnet__op_io io = {.n_in = 1, .training = 1, .seed = seed};
     io.in_shape[0] = (clnet__shape){1, 1, 1, BIG};
     io.out_shape = io.in_shape[0];
-    io.in[0] = (clnet__tensor){x, 0};
-    io.out = (clnet__tensor){y, 0};
+    io.in[0] = (clnet__tensor){x, 0, 0};
+    io.out = (clnet__tensor){y, 0, 0};
     clnet_status st = op->forward(ctx, params, &io);
     ck_assert_msg(st == CLNET_OK, "forward: %s", clnet_errmsg(ctx));
     ck_assert_int_eq(clnet__buf_read(ctx, y, 0, BIG * sizeof(float), host), CLNET_OK);
@@ -136,6 +143,7 @@ int main(void)
     TCase *tc = tcase_create("device_vs_reference");
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, dropout_matches_reference);
+    tcase_add_test(tc, dropout_half_storage_matches_reference);
     tcase_add_test(tc, dropout_mask_statistics);
     suite_add_tcase(s, tc);
     TCase *args = tcase_create("arguments");

@@ -31,7 +31,7 @@ static clnet__tensor upload(const void *src, size_t n, clnet__buf **keep)
     ck_assert_int_eq(clnet__buf_create(ctx, total * sizeof *tmp, keep), CLNET_OK);
     ck_assert_int_eq(clnet__buf_write(ctx, *keep, 0, total * sizeof *tmp, tmp), CLNET_OK);
     free(tmp);
-    return (clnet__tensor){*keep, OFF};
+    return (clnet__tensor){*keep, OFF, 0};
 }
 
 static void download(clnet__tensor t, size_t n, float *dst)

@@ -48,6 +48,13 @@ START_TEST(pools_match_reference)
 }
 END_TEST
 
+/* The same with activations stored as half (fp16-storage). */
+START_TEST(pools_half_storage_match_reference)
+{
+    op_cases_run_half(ctx, cases, sizeof cases / sizeof cases[0]);
+}
+END_TEST
+
 /* Parses params, then plans in; returns the first failing status and its
  * message in msg. */
 static clnet_status try_plan(const char *op_name, const char *params,
@@ -141,6 +148,7 @@ int main(void)
     tcase_add_test(tc, pools_reject_bad_arguments);
     tcase_add_test(tc, pools_output_sizes_match_pytorch);
     tcase_add_test(tc, pools_match_reference);
+    tcase_add_test(tc, pools_half_storage_match_reference);
     suite_add_tcase(s, tc);
     int rc = clnet_test_run(s);
     clnet_ctx_free(ctx);

@@ -27,6 +27,13 @@ START_TEST(tensor_ops_match_reference)
 }
 END_TEST
 
+/* The same with activations stored as half (fp16-storage). */
+START_TEST(tensor_ops_half_storage_match_reference)
+{
+    op_cases_run_half(ctx, cases, sizeof cases / sizeof cases[0]);
+}
+END_TEST
+
 typedef struct bad_case {
     const char *op, *params;
     int n_in;
@@ -94,6 +101,7 @@ int main(void)
     tcase_add_test(tc, tensor_ops_reject_bad_arguments);
     tcase_add_test(tc, tensor_ops_output_shapes);
     tcase_add_test(tc, tensor_ops_match_reference);
+    tcase_add_test(tc, tensor_ops_half_storage_match_reference);
     suite_add_tcase(s, tc);
     int rc = clnet_test_run(s);
     clnet_ctx_free(ctx);

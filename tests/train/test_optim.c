@@ -205,7 +205,7 @@ static void run_case_frozen(const opt_case *c, size_t n, uint64_t seed, int froz
     for (size_t i = 0; i < n + off; i++)
         p[i] = clnet_test_uniform(&rng, -1, 1);
     clnet__buf *bp = dev_buf(n + off, p), *bg = dev_buf(n + off, NULL);
-    clnet__tensor tp = {bp, off}, tg = {bg, off};
+    clnet__tensor tp = {bp, off, 0}, tg = {bg, off, 0};
 
     for (int t = 1; t <= STEPS; t++) {
         for (size_t i = 0; i < n + off; i++)
@@ -288,7 +288,7 @@ START_TEST(frozen_exact_and_unfreeze)
     for (size_t i = 0; i < n; i++)
         p[i] = 1.0f + (float)i / 7.0f, g[i] = 0.25f - (float)(i % 5) / 9.0f;
     clnet__buf *bp = dev_buf(n, p), *bg = dev_buf(n, g);
-    clnet__tensor tp = {bp, 0}, tg = {bg, 0};
+    clnet__tensor tp = {bp, 0, 0}, tg = {bg, 0, 0};
     clnet__optim_range fr[2] = {{100, 50}, {250, 50}};
     ck_assert_int_eq(clnet__optim_set_frozen(ctx, opt, fr, 2), CLNET_OK);
     ck_assert_uint_eq(clnet__optim_updated(opt), n - 100);
@@ -375,7 +375,7 @@ START_TEST(nonfinite_flag)
     for (size_t i = 0; i < n; i++)
         g[i] = 0.01f * (float)i;
     clnet__buf *bp = dev_buf(n, g), *bg = dev_buf(n, g);
-    clnet__tensor tp = {bp, 0}, tg = {bg, 0};
+    clnet__tensor tp = {bp, 0, 0}, tg = {bg, 0, 0};
     int nf = -1;
     ck_assert_int_eq(clnet__optim_step(ctx, opt, tp, tg, 0.1f, 1), CLNET_OK);
     ck_assert_int_eq(clnet__optim_read_flag(ctx, opt, &nf, 1), CLNET_OK);
@@ -394,7 +394,7 @@ START_TEST(nonfinite_flag)
      * highest) although step 4 has a bad element too. */
     float stats[6] = {5, 6, 0, 0, 0, 7};
     clnet__buf *bs = dev_buf(6, stats);
-    clnet__optim_set_flag(opt, (clnet__tensor){bs, 2});
+    clnet__optim_set_flag(opt, (clnet__tensor){bs, 2, 0});
     bad = INFINITY;
     ck_assert_int_eq(clnet__buf_write(ctx, bg, 0, 4, &bad), CLNET_OK);
     ck_assert_int_eq(clnet__optim_step(ctx, opt, tp, tg, 0.1f, 3), CLNET_OK);
@@ -419,7 +419,7 @@ START_TEST(nonfinite_flag)
     ck_assert_int_eq(clnet__buf_write(ctx, bg, 299 * 4, 4, &fine), CLNET_OK);
     float nan = NAN;
     ck_assert_int_eq(clnet__buf_write(ctx, bs, 4, 4, &nan), CLNET_OK);
-    clnet__optim_set_loss(opt, (clnet__tensor){bs, 1});
+    clnet__optim_set_loss(opt, (clnet__tensor){bs, 1, 0});
     ck_assert_int_eq(clnet__optim_step(ctx, opt, tp, tg, 0.1f, 5), CLNET_OK);
     ck_assert_int_eq(clnet__buf_read(ctx, bs, 0, sizeof stats, stats), CLNET_OK);
     ck_assert_int_eq(clnet__nonfinite_decode(&stats[2], &rec), 1);
@@ -447,9 +447,9 @@ START_TEST(zero_grad_and_reset)
     for (size_t i = 0; i < n + 2; i++)
         h[i] = 1.0f + (float)i;
     clnet__buf *bp = dev_buf(n + 2, h), *bg = dev_buf(n + 2, h);
-    ck_assert_int_eq(clnet__optim_step(ctx, opt, (clnet__tensor){bp, 1},
-                                       (clnet__tensor){bg, 1}, 0.1f, 1), CLNET_OK);
-    ck_assert_int_eq(clnet__optim_zero_grad(ctx, opt, (clnet__tensor){bg, 1}), CLNET_OK);
+    ck_assert_int_eq(clnet__optim_step(ctx, opt, (clnet__tensor){bp, 1, 0},
+                                       (clnet__tensor){bg, 1, 0}, 0.1f, 1), CLNET_OK);
+    ck_assert_int_eq(clnet__optim_zero_grad(ctx, opt, (clnet__tensor){bg, 1, 0}), CLNET_OK);
     ck_assert_int_eq(clnet__buf_read(ctx, bg, 0, (n + 2) * 4, h), CLNET_OK);
     ck_assert(h[0] == 1.0f && h[n + 1] == (float)(n + 2));
     for (size_t i = 1; i <= n; i++)
@@ -489,8 +489,8 @@ START_TEST(clipping_is_deterministic)
         ck_assert_int_eq(clnet__optim_create(ctx, &s, n, NULL, 0, &opt), CLNET_OK);
         clnet__buf *bp = dev_buf(n, p0), *bg = dev_buf(n, g);
         for (int t = 1; t <= 3; t++)
-            ck_assert_int_eq(clnet__optim_step(ctx, opt, (clnet__tensor){bp, 0},
-                                               (clnet__tensor){bg, 0}, 0.01f, (uint64_t)t),
+            ck_assert_int_eq(clnet__optim_step(ctx, opt, (clnet__tensor){bp, 0, 0},
+                                               (clnet__tensor){bg, 0, 0}, 0.01f, (uint64_t)t),
                              CLNET_OK);
         ck_assert_int_eq(clnet__buf_read(ctx, bp, 0, n * 4, out[run]), CLNET_OK);
         clnet__optim_free(ctx, opt);
@@ -538,13 +538,13 @@ START_TEST(invalid_arguments)
     ck_assert_int_eq(clnet__optim_create(ctx, &s, 10, &r, 1, &opt), CLNET_OK);
     /* Views too small, step 0 for Adam. */
     clnet__buf *b = dev_buf(10, NULL);
-    ck_assert_int_eq(clnet__optim_step(ctx, opt, (clnet__tensor){b, 1},
-                                       (clnet__tensor){b, 0}, 0.1f, 1), CLNET_EINVAL);
+    ck_assert_int_eq(clnet__optim_step(ctx, opt, (clnet__tensor){b, 1, 0},
+                                       (clnet__tensor){b, 0, 0}, 0.1f, 1), CLNET_EINVAL);
     ck_assert_ptr_nonnull(strstr(clnet_errmsg(ctx), "parameter view"));
-    ck_assert_int_eq(clnet__optim_step(ctx, opt, (clnet__tensor){b, 0},
-                                       (clnet__tensor){b, 0}, 0.1f, 0), CLNET_EINVAL);
-    ck_assert_int_eq(clnet__optim_step(ctx, opt, (clnet__tensor){b, 0},
-                                       (clnet__tensor){b, 0}, NAN, 1), CLNET_EINVAL);
+    ck_assert_int_eq(clnet__optim_step(ctx, opt, (clnet__tensor){b, 0, 0},
+                                       (clnet__tensor){b, 0, 0}, 0.1f, 0), CLNET_EINVAL);
+    ck_assert_int_eq(clnet__optim_step(ctx, opt, (clnet__tensor){b, 0, 0},
+                                       (clnet__tensor){b, 0, 0}, NAN, 1), CLNET_EINVAL);
     clnet__buf_release(ctx, b);
     clnet__optim_free(ctx, opt);
     clnet__optim_free(ctx, NULL);

@@ -85,7 +85,7 @@ static double run_once(bench *B, const shape *s, const cand *c)
                     B->hb + z * sb, (int)ldb, 0.0f, B->hc + z * sc, (int)s->n);
         return now() - t0;
     }
-    clnet__tensor a = {B->a, 0}, b = {B->b, 0}, cc = {B->c, 0};
+    clnet__tensor a = {B->a, 0, 0}, b = {B->b, 0, 0}, cc = {B->c, 0, 0};
     clnet_status st =
         c->name ? clnet__sgemm_variant(B->ctx, c->name, s->ta, s->tb, s->m, s->n,
                                        s->k, 1.0f, a, lda, sa, b, ldb, sb, 0.0f,

@@ -158,7 +158,9 @@ int run_dir_prepare(train_run *r)
     join_floats(mean, sizeof mean, r->mean, r->info.channels);
     join_floats(std, sizeof std, r->std, r->info.channels);
     size_t len = strlen(recipe);
-    snprintf(recipe + len, sizeof recipe - len, "mean = %s\nstd = %s\n", mean, std);
+    snprintf(recipe + len, sizeof recipe - len,
+             "mean = %s\nstd = %s\naccumulate = %d\nprecision = %s\nsync_bn = %d\n", mean,
+             std, r->accumulate, o->precision ? o->precision : "fp32", o->sync_bn > 0);
     int rc = (model_text && write_file(r->out_dir, "model.cfg", model_text) != 0) ||
              write_file(r->out_dir, "recipe.txt", recipe) != 0;
     if (rc) {

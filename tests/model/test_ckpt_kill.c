@@ -156,6 +156,40 @@ static double save_seconds(void)
     return t[n / 2];
 }
 
+typedef struct kill_counts {
+    int old, new_, temps, after_saved;
+} kill_counts;
+
+/* One writer killed `us` microseconds after its first save began; what the
+ * target then holds goes into n. */
+static void kill_once(int k, useconds_t us, kill_counts *n)
+{
+    child c = spawn();
+    CHECK(wait_for(&c, "ready") == 0, "kill %d: the writer did not start", k);
+    CHECK(wait_for(&c, "begin 1") == 0, "kill %d: no save started", k);
+    if (us)
+        usleep(us);
+    kill(c.pid, SIGKILL);
+    /* Where it was: a long delay may reach the next save. */
+    unsigned begun = 1, saved = 0, g;
+    char line[128];
+    while (fgets(line, sizeof line, c.out)) {
+        if (sscanf(line, "begin %u", &g) == 1)
+            begun = g;
+        else if (sscanf(line, "saved %u", &g) == 1)
+            saved = g;
+    }
+    reap(&c, 0);
+    unsigned gen = check_target();
+    CHECK(gen >= saved && gen <= begun,
+          "kill %d after %u us: generation %u at the target, but the writer had "
+          "saved %u and begun %u", k, (unsigned)us, gen, saved, begun);
+    n->old += gen < begun;
+    n->new_ += gen == begun;
+    n->after_saved += saved == begun;
+    n->temps += remove_temps();
+}
+
 static int kill_test(int kills)
 {
     double save = save_seconds();
@@ -163,42 +197,27 @@ static int kill_test(int kills)
     /* Delays from 0 to 1.3 saves: before the temp file exists, while it
      * is written, at fsync and rename, and after. */
     double span = 1.3 * save;
-    int old = 0, new_ = 0, temps = 0, after_saved = 0;
+    kill_counts n = {0};
     double t0 = now();
-    for (int k = 0; k < kills; k++) {
-        child c = spawn();
-        CHECK(wait_for(&c, "ready") == 0, "kill %d: the writer did not start", k);
-        CHECK(wait_for(&c, "begin 1") == 0, "kill %d: no save started", k);
-        useconds_t us = (useconds_t)(span * 1e6 * k / (kills - 1 > 0 ? kills - 1 : 1));
-        if (us)
-            usleep(us);
-        kill(c.pid, SIGKILL);
-        /* Where it was: a long delay may reach the next save. */
-        unsigned begun = 1, saved = 0, g;
-        char line[128];
-        while (fgets(line, sizeof line, c.out)) {
-            if (sscanf(line, "begin %u", &g) == 1)
-                begun = g;
-            else if (sscanf(line, "saved %u", &g) == 1)
-                saved = g;
-        }
-        reap(&c, 0);
-        unsigned gen = check_target();
-        CHECK(gen >= saved && gen <= begun,
-              "kill %d after %u us: generation %u at the target, but the writer had "
-              "saved %u and begun %u", k, (unsigned)us, gen, saved, begun);
-        old += gen < begun;
-        new_ += gen == begun;
-        after_saved += saved == begun;
-        temps += remove_temps();
+    for (int k = 0; k < kills; k++)
+        kill_once(k, (useconds_t)(span * 1e6 * k / (kills - 1 > 0 ? kills - 1 : 1)), &n);
+    /* A save on a loaded machine (the suite runs tests side by side) can
+     * take several times the length measured above, and then no kill lands
+     * after one: a quarter as many more kills at twice the delays, up to
+     * four times, until one does. */
+    int extra = kills / 4 > 1 ? kills / 4 : 2;
+    for (int round = 0; round < 4 && n.new_ == 0; round++) {
+        span *= 2;
+        for (int k = 0; k < extra; k++)
+            kill_once(kills + k, (useconds_t)(span * 1e6 * (k + 1) / extra), &n);
     }
-    printf("ckpt kill: %d SIGKILLs over 0..%.1f ms of a %.1f ms save (%s, %.1f s): "
+    printf("ckpt kill: SIGKILLs over 0..%.1f ms of a %.1f ms save (%s, %.1f s): "
            "%d left the previous checkpoint (%d a partial temp file beside it), %d "
            "the one being saved (%d after the save returned); every target loaded "
            "whole\n",
-           kills, span * 1e3, save * 1e3, model_path, now() - t0, old, temps, new_,
-           after_saved);
-    CHECK(old > 0 && new_ > 0, "the kills did not straddle the save");
+           span * 1e3, save * 1e3, model_path, now() - t0, n.old, n.temps, n.new_,
+           n.after_saved);
+    CHECK(n.old > 0 && n.new_ > 0, "the kills did not straddle the save");
     return 0;
 }
 

@@ -20,45 +20,46 @@
 #define ADD_RELU 0
 #endif
 
-/* y = x0 + ... + x(ADD_M-1), then relu(y) (fmax, as act_forward's relu). */
+/* Input k's element i (or eight from i) added into s when k < ADD_M. */
+#define ADD_IN(k, s, i) if (ADD_M > k) s += LD(x##k, i)
+#define ADD_IN8(k, s, i) if (ADD_M > k) s += LOAD8P(HALF_OF(x##k), AT(x##k) + (i), 0)
+
+inline float add_at(uint i, CTENSOR(x0), CTENSOR(x1), CTENSOR(x2), CTENSOR(x3),
+                    CTENSOR(x4), CTENSOR(x5), CTENSOR(x6), CTENSOR(x7))
+{
+    float s = LD(x0, i);
+    ADD_IN(1, s, i); ADD_IN(2, s, i); ADD_IN(3, s, i);
+    ADD_IN(4, s, i); ADD_IN(5, s, i); ADD_IN(6, s, i); ADD_IN(7, s, i);
+    return ADD_RELU ? fmax(s, 0.0f) : s;
+}
+
+#define ADD_ARGS x0_buf, x0_off, x1_buf, x1_off, x2_buf, x2_off, x3_buf, x3_off, \
+                 x4_buf, x4_off, x5_buf, x5_off, x6_buf, x6_off, x7_buf, x7_off
+
+/* y = x0 + ... + x(ADD_M-1), then relu(y) (fmax, as act_forward's relu).
+ * A half y: eight outputs per work-item (the host launches n/8, rounded
+ * up), since PoCL stores a half one at a time 3.6x slower than eight; the
+ * same sums in the same order. */
 kernel void add_forward(uint n, CTENSOR(x0), CTENSOR(x1), CTENSOR(x2),
                         CTENSOR(x3), CTENSOR(x4), CTENSOR(x5), CTENSOR(x6),
                         CTENSOR(x7), TENSOR(y))
 {
 #if HALF_OF(y)
-    /* Eight outputs per work-item (the host launches n/8, rounded up):
-     * PoCL stores a half one at a time 3.6x slower than eight. The same
-     * sums, in the same order. */
-    uint i8 = get_global_id(0) * 8;
-    if (i8 + 8 <= n) {
-        float8 v = LOAD8P(HALF_OF(x0), AT(x0) + i8, 0);
-        if (ADD_M > 1) v += LOAD8P(HALF_OF(x1), AT(x1) + i8, 0);
-        if (ADD_M > 2) v += LOAD8P(HALF_OF(x2), AT(x2) + i8, 0);
-        if (ADD_M > 3) v += LOAD8P(HALF_OF(x3), AT(x3) + i8, 0);
-        if (ADD_M > 4) v += LOAD8P(HALF_OF(x4), AT(x4) + i8, 0);
-        if (ADD_M > 5) v += LOAD8P(HALF_OF(x5), AT(x5) + i8, 0);
-        if (ADD_M > 6) v += LOAD8P(HALF_OF(x6), AT(x6) + i8, 0);
-        if (ADD_M > 7) v += LOAD8P(HALF_OF(x7), AT(x7) + i8, 0);
-        STORE8P(1, ADD_RELU ? fmax(v, 0.0f) : v, 0, AT(y) + i8);
+    uint i0 = get_global_id(0) * 8;
+    if (i0 + 8 <= n) {
+        float8 v = LOAD8P(HALF_OF(x0), AT(x0) + i0, 0);
+        ADD_IN8(1, v, i0); ADD_IN8(2, v, i0); ADD_IN8(3, v, i0);
+        ADD_IN8(4, v, i0); ADD_IN8(5, v, i0); ADD_IN8(6, v, i0); ADD_IN8(7, v, i0);
+        STORE8P(1, ADD_RELU ? fmax(v, 0.0f) : v, 0, AT(y) + i0);
         return;
     }
-    for (uint i = i8; i < n; i++) {
+    for (uint i = i0; i < n; i++)
+        ST(y, i, add_at(i, ADD_ARGS));
 #else
     uint i = get_global_id(0);
-    if (i >= n)
-        return;
-    {
+    if (i < n)
+        ST(y, i, add_at(i, ADD_ARGS));
 #endif
-    float s = LD(x0, i);
-    if (ADD_M > 1) s += LD(x1, i);
-    if (ADD_M > 2) s += LD(x2, i);
-    if (ADD_M > 3) s += LD(x3, i);
-    if (ADD_M > 4) s += LD(x4, i);
-    if (ADD_M > 5) s += LD(x5, i);
-    if (ADD_M > 6) s += LD(x6, i);
-    if (ADD_M > 7) s += LD(x7, i);
-    ST(y, i, ADD_RELU ? fmax(s, 0.0f) : s);
-    }
 }
 
 /* d0..d(ADD_M-1) += g (= g where ADD_WRITE says), reading dy once; g = dy,

@@ -168,6 +168,19 @@ typedef struct clnet_train_settings {
      * every batch). Batchnorm uses each micro-batch's own statistics, as
      * PyTorch does; clnet_model_step counts updates. */
     int accumulate;
+    /* Dynamic loss scaling, as PyTorch's GradScaler: the loss gradient is
+     * multiplied by a scale S before backward and the gradients divided by
+     * S before the update; an update whose gradients overflowed (NaN/Inf)
+     * is skipped and S halves; after loss_scale_interval good updates in a
+     * row S doubles. S stays a power of two times the start, so with fp32
+     * gradients the updates are bit-identical to unscaled ones.
+     * loss_scale: the starting S (> 0, within [2^-24, 2^24]; PyTorch's is
+     * 65536), or 0 for off; precision fp16 needs it and turns it on with
+     * 65536 when 0. loss_scale_interval: 0 means 2000 (PyTorch's). The
+     * current S and the skipped updates come with clnet_model_read_stats,
+     * and checkpoints keep them. */
+    float loss_scale;
+    int loss_scale_interval;
 } clnet_train_settings;
 
 /* The recipe of the model file's [train] section over built-in defaults
@@ -256,6 +269,11 @@ typedef struct clnet_stats {
     double correct5;        /* top-5 correct samples */
     double samples;
     int nonfinite;          /* a NaN/Inf was seen in the loss */
+    /* Loss scaling (clnet_train_settings.loss_scale; 1 and 0 without):
+     * the current scale, and the updates skipped since training began
+     * (an overflow in their gradients), not reset by reset. */
+    double loss_scale;
+    double skipped_updates;
 } clnet_stats;
 
 /* Waits for the device and reads the counters accumulated since the last

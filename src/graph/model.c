@@ -4,6 +4,7 @@
 #include "core/ctx.h"
 #include "io/cfg_override.h"
 #include "ops/loss.h"
+#include "train/loss_scale.h"
 #include "onnx/import.h" /* .onnx files: an importer upstream of graph/ (see clnet_model_load) */
 
 #include <math.h>
@@ -350,6 +351,15 @@ clnet_status clnet_model_set_train_settings(clnet_model *m,
                            (double)s->clip_norm, (double)s->label_smoothing,
                            (double)s->beta1, (double)s->beta2, (double)s->eps,
                            s->accumulate);
+    if ((s->loss_scale != 0.0f &&
+         !clnet__loss_scale_valid(s->loss_scale, s->loss_scale_interval
+                                                     ? s->loss_scale_interval
+                                                     : CLNET__LSCALE_INTERVAL)) ||
+        s->loss_scale_interval < 0)
+        return clnet__fail(ctx, CLNET_EINVAL,
+                           "bad loss scaling: scale %g (0 for off, or 2^-24 to 2^24), "
+                           "interval %d (0 for 2000, or 1 to 1000000)",
+                           (double)s->loss_scale, s->loss_scale_interval);
     int acc_old = m->recipe.accumulate > 1 ? m->recipe.accumulate : 1;
     int acc_new = s->accumulate > 1 ? s->accumulate : 1;
     if (m->micro && acc_new != acc_old)

@@ -69,6 +69,9 @@ void clnet__buckets_begin(clnet__buckets *b);
 clnet_status clnet__buckets_finish(clnet__buckets *b, clnet_status backward_st);
 
 clnet_status clnet__model_optim_create(clnet_model *m);
+/* The loss scale the optimizer starts with: the recipe's, or 65536 for
+ * precision fp16 when the recipe has none (0: off). */
+float clnet__model_loss_scale(const clnet_model *m);
 void clnet__model_optim_free(clnet_model *m);
 size_t clnet__model_optim_bytes(const clnet_model *m);
 /* Enqueues one optimizer update of all parameters (one launch; one per

@@ -33,7 +33,7 @@ static clnet_status need_of(clnet_ctx *ctx, const clnet__model_desc *d,
         clnet__optim_settings os = {
             .type = r->optimizer == CLNET_OPTIM_SGD ? CLNET__OPTIM_SGD : CLNET__OPTIM_ADAM,
             .momentum = r->momentum, .weight_decay = r->weight_decay,
-            .clip_norm = r->clip_norm,
+            .clip_norm = r->clip_norm, .loss_scale = r->loss_scale,
         };
         size_t bytes[CLNET__OPTIM_MAX_BUFFERS];
         size_t k = clnet__optim_buffers(&os, params, bytes);

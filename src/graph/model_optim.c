@@ -3,6 +3,7 @@
 
 #include "core/core.h"
 #include "ops/loss.h"
+#include "train/loss_scale.h"
 #include "train/optim.h"
 
 #include <stdlib.h>
@@ -12,6 +13,14 @@ static clnet__optim_type optim_type(clnet_optimizer o)
     return o == CLNET_OPTIM_ADAM    ? CLNET__OPTIM_ADAM
            : o == CLNET_OPTIM_ADAMW ? CLNET__OPTIM_ADAMW
                                     : CLNET__OPTIM_SGD;
+}
+
+float clnet__model_loss_scale(const clnet_model *m)
+{
+    /* fp16 gradients need it: on unless the recipe starts it elsewhere. */
+    if (m->recipe.loss_scale == 0.0f && m->settings.precision == CLNET_PRECISION_FP16)
+        return CLNET__LSCALE_INIT;
+    return m->recipe.loss_scale;
 }
 
 clnet_status clnet__model_optim_create(clnet_model *m)
@@ -25,6 +34,7 @@ clnet_status clnet__model_optim_create(clnet_model *m)
         .nesterov = r->nesterov, .weight_decay = r->weight_decay,
         .beta1 = r->beta1, .beta2 = r->beta2, .eps = r->eps,
         .clip_norm = r->clip_norm,
+        .loss_scale = clnet__model_loss_scale(m), .loss_scale_interval = r->loss_scale_interval,
     };
     if (s.type != CLNET__OPTIM_SGD) {
         s.momentum = 0;

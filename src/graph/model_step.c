@@ -4,6 +4,8 @@
 
 #include "core/core.h"
 #include "ops/loss.h"
+#include "train/loss_scale.h"
+#include "train/optim.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -124,6 +126,14 @@ clnet_status clnet_model_train_step(clnet_model *m)
     if (st == CLNET_OK)
         st = clnet__graph_loss(m->graph, m->batch_n, m->recipe.label_smoothing,
                                grad_scale);
+    /* Loss scaling: the scale is on the device (the last update may have
+     * changed it), so it multiplies the loss gradient there. */
+    if (st == CLNET_OK && clnet__optim_loss_scaled(m->optim)) {
+        clnet__graph *g = m->graph;
+        st = clnet__optim_scale_loss_grad(m->ctx, m->optim,
+                                          g->dlogits.buf ? g->dlogits : g->logits,
+                                          (size_t)g->batch * m->desc->classes);
+    }
     /* With buckets the last micro-batch's backward sums as it goes. */
     clnet__buckets *buckets = update && st == CLNET_OK ? m->buckets : NULL;
     if (buckets)
@@ -201,7 +211,11 @@ clnet_status clnet_model_read_stats(clnet_model *m, clnet_stats *out, int reset)
         m->nonfinite_recorded = clnet__nonfinite_decode(&s[CLNET__STAT_COUNT],
                                                         &m->nonfinite);
     }
-    if (reset)
+    float ls[CLNET__LSCALE_FLOATS];
+    st = clnet__optim_loss_scale_get(m->ctx, m->optim, ls);
+    out->loss_scale = ls[0];
+    out->skipped_updates = ls[3];
+    if (st == CLNET_OK && reset)
         st = clnet__fill(m->ctx, g->stats, CLNET__STAT_COUNT + CLNET__NONFINITE_FLOATS,
                          0.0f);
     return st;

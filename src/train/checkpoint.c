@@ -6,9 +6,11 @@
 
 #include "core/core.h"
 #include "ops/loss.h"
+#include "train/loss_scale.h"
 #include "train/optim.h"
 #include "train/safetensors.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,10 +88,17 @@ clnet_status clnet_model_save(clnet_model *m, const char *path,
     if (st == CLNET_OK)
         st = clnet__buf_read(ctx, g->stats.buf, g->stats.off * sizeof(float),
                              sizeof counters, counters);
+    /* Loss scaling: the scale reached, its good-update count and the
+     * skipped updates, so a resumed run goes on from them. */
+    float ls[CLNET__LSCALE_FLOATS];
+    int scaled = clnet__optim_loss_scaled(m->optim);
+    if (st == CLNET_OK)
+        st = clnet__optim_loss_scale_get(ctx, m->optim, ls);
+    char ls_text[3][80];
 
     size_t nt = (size_t)g->n_params + (size_t)g->n_state + h.n_moments;
     clnet__st_tensor *t = calloc(nt + 1, sizeof *t);
-    clnet__st_meta *kv = calloc(n_meta + 18, sizeof *kv); /* 18 keys of ours */
+    clnet__st_meta *kv = calloc(n_meta + 21, sizeof *kv); /* 21 keys of ours */
     char num[12][64], stats[4 * 24];
     /* "train.frozen": the frozen layers' names, comma-separated; written
      * even when empty, so a resume unfreezes what a run had unfrozen. */
@@ -144,6 +153,15 @@ clnet_status clnet_model_save(clnet_model *m, const char *path,
         kv[q++] = (clnet__st_meta){"train.counters", stats};
         clnet__model_frozen_list(m, frozen, frozen_len + 1);
         kv[q++] = (clnet__st_meta){"train.frozen", frozen};
+        snprintf(ls_text[0], sizeof ls_text[0], "%.9g", (double)r->loss_scale);
+        kv[q++] = (clnet__st_meta){"train.loss_scale", ls_text[0]};
+        snprintf(ls_text[1], sizeof ls_text[1], "%d", r->loss_scale_interval);
+        kv[q++] = (clnet__st_meta){"train.loss_scale_interval", ls_text[1]};
+        if (scaled) {
+            snprintf(ls_text[2], sizeof ls_text[2], "%.9g,%.9g,%.9g", (double)ls[0],
+                     (double)ls[1], (double)ls[3]);
+            kv[q++] = (clnet__st_meta){"train.loss_scale_state", ls_text[2]};
+        }
         for (size_t i = 0; i < n_meta; i++)
             kv[q++] = (clnet__st_meta){meta[i].key, meta[i].value};
         st = clnet__st_write(ctx, path, t, nt, kv, q);
@@ -187,6 +205,42 @@ static void recipe_from_meta(const clnet__st_file *f, clnet_train_settings *r)
     const char *a = clnet__st_meta_get(f, "train.accumulate");
     if (a && atoi(a) >= 1 && atoi(a) <= 65536)
         r->accumulate = atoi(a);
+    /* Checked with the rest of the recipe (clnet_model_set_train_settings). */
+    const char *ls = clnet__st_meta_get(f, "train.loss_scale");
+    if (ls)
+        r->loss_scale = strtof(ls, NULL);
+    const char *li = clnet__st_meta_get(f, "train.loss_scale_interval");
+    if (li)
+        r->loss_scale_interval = atoi(li);
+}
+
+/* "S,good,skipped" of train.loss_scale_state into the device layout;
+ * absent: *have = 0. A malformed value is an error naming it. */
+static clnet_status loss_scale_state(clnet_ctx *ctx, const clnet__st_file *f,
+                                     const char *path, float ls[CLNET__LSCALE_FLOATS],
+                                     int *have)
+{
+    const char *v = clnet__st_meta_get(f, "train.loss_scale_state");
+    *have = v != NULL;
+    if (!v)
+        return CLNET_OK;
+    float x[3];
+    const char *p = v;
+    int ok = 1;
+    for (int i = 0; i < 3 && ok; i++) {
+        char *end;
+        x[i] = strtof(p, &end);
+        ok = end != p && isfinite(x[i]) && x[i] >= 0.0f && *end == (i < 2 ? ',' : '\0');
+        p = end + (i < 2);
+    }
+    if (!ok || !clnet__loss_scale_valid(x[0], 1) || x[1] > (float)CLNET__LSCALE_MAX_INTERVAL)
+        return clnet__fail(ctx, CLNET_EFORMAT, "%s: train.loss_scale_state '%s' is not "
+                           "'scale,good updates,skipped updates' (a scale within "
+                           "2^-24..2^24, counts >= 0)", path, v);
+    clnet__loss_scale_init(ls, x[0]);
+    ls[1] = x[1];
+    ls[3] = x[2];
+    return CLNET_OK;
 }
 
 static clnet_status keep_meta(clnet_model *m, const clnet__st_file *f)
@@ -251,6 +305,10 @@ clnet_status clnet_model_load_checkpoint(clnet_model *m, const char *path)
         st = moments[i] ? clnet__st_read(ctx, f, moment_names[i], 1, shape, moments[i])
                         : clnet__fail(ctx, CLNET_ENOMEM, "out of host memory");
     }
+    float ls[CLNET__LSCALE_FLOATS];
+    int have_ls = 0;
+    if (st == CLNET_OK)
+        st = loss_scale_state(ctx, f, path, ls, &have_ls);
     const char *step = clnet__st_meta_get(f, "train.step");
     const char *seed = clnet__st_meta_get(f, "train.seed");
     /* The running counters, then zeros over the non-finite record (a saved
@@ -297,6 +355,8 @@ clnet_status clnet_model_load_checkpoint(clnet_model *m, const char *path)
                 clnet__log(ctx, CLNET_LOG_WARN, "%s: no %s; optimizer moments restart "
                            "from zero", path, ost[i].name);
         }
+        if (st == CLNET_OK && have_ls)
+            st = clnet__optim_loss_scale_set(ctx, m->optim, ls);
     } else if (st == CLNET_OK) {
         m->recipe = recipe;
     }

@@ -3,6 +3,7 @@
 #include "train/optim.h"
 #include "core/core.h"
 #include "ops/op_util.h"
+#include "train/loss_scale.h"
 #include "train/names.h"
 #include "train/optim_coef.h"
 
@@ -30,7 +31,9 @@ struct clnet__optim {
                             * stands in for the loss when none is set */
     clnet__tensor flag;    /* where the kernel writes the non-finite flag */
     clnet__tensor loss;    /* the float it checks when it records (or none) */
+    clnet__buf *lscale;    /* loss scaling state (train/loss_scale.h) */
     clnet__kernel *k_step, *k_norm, *k_scale;
+    clnet__kernel *k_found, *k_ls_update, *k_ls_grad; /* loss scaling */
     size_t wg_step, wg_norm;
     /* The element ranges that are updated, in order and disjoint: all of
      * them ({0, n}) unless clnet__optim_set_frozen took some out. */
@@ -94,6 +97,12 @@ static clnet_status check_settings(clnet_ctx *ctx, const clnet__optim_settings *
         what = "beta1 and beta2 must be in [0, 1)";
     else if (s->type != CLNET__OPTIM_SGD && !(s->eps > 0.0f && isfinite(s->eps)))
         what = "eps must be finite and > 0";
+    else if (s->loss_scale != 0.0f &&
+             !clnet__loss_scale_valid(s->loss_scale, s->loss_scale_interval
+                                                         ? s->loss_scale_interval
+                                                         : CLNET__LSCALE_INTERVAL))
+        what = "loss scale must be 0 (off) or in [2^-24, 2^24], its interval "
+               "1..1000000";
     if (what)
         return clnet__fail(ctx, CLNET_EINVAL, "optimizer %s: %s",
                            names[s->type], what);
@@ -153,14 +162,21 @@ static clnet_status get_kernels(clnet_ctx *ctx, clnet__optim *o, int decay)
 {
     const clnet__optim_settings *s = &o->s;
     char opt[128];
-    snprintf(opt, sizeof opt, "-DOPT=%d -DMOMENTUM=%d -DNESTEROV=%d -DDECAY=%d -DCLIP=%d",
+    int ls = s->loss_scale > 0.0f;
+    snprintf(opt, sizeof opt, "-DOPT=%d -DMOMENTUM=%d -DNESTEROV=%d -DDECAY=%d -DCLIP=%d%s",
              (int)s->type, s->momentum != 0.0f, s->nesterov != 0, decay,
-             s->clip_norm > 0.0f);
+             s->clip_norm > 0.0f, ls ? " -DLSCALE=1" : "");
     clnet_status st = clnet__kernel_get(ctx, "optim", opt, "optim_step", &o->k_step);
     if (st == CLNET_OK && s->clip_norm > 0.0f)
         st = clnet__kernel_get(ctx, "optim", opt, "optim_sqnorm", &o->k_norm);
     if (st == CLNET_OK && s->clip_norm > 0.0f)
         st = clnet__kernel_get(ctx, "optim", opt, "optim_clip_scale", &o->k_scale);
+    if (st == CLNET_OK && ls)
+        st = clnet__kernel_get(ctx, "optim", opt, "optim_found_inf", &o->k_found);
+    if (st == CLNET_OK && ls)
+        st = clnet__kernel_get(ctx, "optim", opt, "optim_scale_update", &o->k_ls_update);
+    if (st == CLNET_OK && ls)
+        st = clnet__kernel_get(ctx, "optim", opt, "optim_scale_grad", &o->k_ls_grad);
     if (st != CLNET_OK)
         return st;
     o->wg_step = clnet__wg_1d(ctx, o->k_step);
@@ -209,6 +225,15 @@ clnet_status clnet__optim_create(clnet_ctx *ctx,
     }
     if (st == CLNET_OK)
         st = zeroed(ctx, CLNET__NONFINITE_FLOATS + 1, &o->own_flag);
+    if (st == CLNET_OK && o->s.loss_scale > 0.0f) {
+        if (!o->s.loss_scale_interval)
+            o->s.loss_scale_interval = CLNET__LSCALE_INTERVAL;
+        float ls[CLNET__LSCALE_FLOATS];
+        clnet__loss_scale_init(ls, o->s.loss_scale);
+        st = clnet__buf_create(ctx, sizeof ls, &o->lscale);
+        if (st == CLNET_OK)
+            st = clnet__buf_write(ctx, o->lscale, 0, sizeof ls, ls);
+    }
     if (st == CLNET_OK)
         st = get_kernels(ctx, o, mode);
     if (st == CLNET_OK && !(o->active = malloc(sizeof *o->active)))
@@ -241,6 +266,8 @@ size_t clnet__optim_buffers(const clnet__optim_settings *s, size_t n_params,
         bytes[k++] = ((groups > NORM_MAX_GROUPS ? NORM_MAX_GROUPS : groups) + 1) * 4;
     }
     bytes[k++] = CLNET__NONFINITE_FLOATS * 4;
+    if (s->loss_scale > 0.0f)
+        bytes[k++] = CLNET__LSCALE_FLOATS * 4;
     return k;
 }
 
@@ -253,6 +280,7 @@ void clnet__optim_free(clnet_ctx *ctx, clnet__optim *opt)
     clnet__buf_release(ctx, opt->mask);
     clnet__buf_release(ctx, opt->partials);
     clnet__buf_release(ctx, opt->own_flag);
+    clnet__buf_release(ctx, opt->lscale);
     free(opt->active);
     free(opt);
 }
@@ -329,7 +357,8 @@ static clnet_status launch_clip(clnet_ctx *ctx, clnet__optim *o, clnet__tensor g
     clnet_status st = CLNET__LAUNCH(ctx, o->k_norm, 1, &global, &o->wg_norm,
                                     CLNET_ARG_U32(o->n), CLNET_ARG_U32(o->norm_block),
                                     CLNET_ARG_T(g), CLNET_ARG_BUF(o->partials),
-                                    CLNET_ARG_LOCAL(o->wg_norm * sizeof(float)));
+                                    CLNET_ARG_LOCAL(o->wg_norm * sizeof(float)),
+                                    CLNET_ARG_BUF(o->lscale ? o->lscale : g.buf), CLNET_ARG_U32(0));
     if (st != CLNET_OK)
         return st;
     return CLNET__LAUNCH(ctx, o->k_scale, 1, &one, &one,
@@ -349,7 +378,14 @@ clnet_status clnet__optim_step(clnet_ctx *ctx, clnet__optim *opt,
         st = check_view(ctx, grads, opt->n, "gradient");
     if (st != CLNET_OK || opt->n_active == 0) /* everything frozen */
         return st;
-    if (opt->k_norm)
+    /* Loss scaling: the overflow check over every gradient first (frozen
+     * ones are zero), as the skip must be decided before any update. */
+    size_t n_all = opt->n;
+    if (opt->k_found)
+        st = CLNET__LAUNCH(ctx, opt->k_found, 1, &n_all, &opt->wg_step,
+                           CLNET_ARG_U32(opt->n), CLNET_ARG_T(grads),
+                           CLNET_ARG_BUF(opt->lscale), CLNET_ARG_U32(0));
+    if (st == CLNET_OK && opt->k_norm)
         st = launch_clip(ctx, opt, grads);
     if (st != CLNET_OK)
         return st;
@@ -381,9 +417,49 @@ clnet_status clnet__optim_step(clnet_ctx *ctx, clnet__optim *opt,
             CLNET_ARG_U32(opt->norm_groups), CLNET_ARG_T(params), CLNET_ARG_T(grads),
             CLNET_ARG_BUF(opt->m1 ? opt->m1 : any), CLNET_ARG_BUF(opt->m2 ? opt->m2 : any),
             CLNET_ARG_BUF(opt->mask ? opt->mask : any), CLNET_ARG_T(opt->flag),
-            CLNET_ARG_T(loss), CLNET_ARG_U32(step_tag));
+            CLNET_ARG_T(loss), CLNET_ARG_U32(step_tag),
+            CLNET_ARG_BUF(opt->lscale ? opt->lscale : any), CLNET_ARG_U32(0));
+    }
+    if (st == CLNET_OK && opt->k_ls_update) {
+        size_t one = 1;
+        st = CLNET__LAUNCH(ctx, opt->k_ls_update, 1, &one, &one,
+                           CLNET_ARG_U32((uint32_t)opt->s.loss_scale_interval),
+                           CLNET_ARG_F32(CLNET__LSCALE_MAX), CLNET_ARG_F32(CLNET__LSCALE_MIN),
+                           CLNET_ARG_BUF(opt->lscale), CLNET_ARG_U32(0));
     }
     return st;
+}
+
+clnet_status clnet__optim_scale_loss_grad(clnet_ctx *ctx, clnet__optim *opt,
+                                          clnet__tensor dloss, size_t n)
+{
+    CLNET__CHECK_ARG(ctx, opt);
+    if (!opt->k_ls_grad || n == 0)
+        return CLNET_OK;
+    return CLNET__LAUNCH(ctx, opt->k_ls_grad, 1, &n, NULL, CLNET_ARG_U32((uint32_t)n),
+                         CLNET_ARG_T(dloss), CLNET_ARG_BUF(opt->lscale), CLNET_ARG_U32(0));
+}
+
+int clnet__optim_loss_scaled(const clnet__optim *opt) { return opt && opt->lscale; }
+
+clnet_status clnet__optim_loss_scale_get(clnet_ctx *ctx, const clnet__optim *opt,
+                                         float *state)
+{
+    CLNET__CHECK_ARG(ctx, state);
+    if (!opt || !opt->lscale) {
+        clnet__loss_scale_init(state, 1.0f);
+        return CLNET_OK;
+    }
+    return clnet__buf_read(ctx, opt->lscale, 0, CLNET__LSCALE_FLOATS * 4, state);
+}
+
+clnet_status clnet__optim_loss_scale_set(clnet_ctx *ctx, clnet__optim *opt,
+                                         const float *state)
+{
+    CLNET__CHECK_ARG(ctx, state);
+    if (!opt || !opt->lscale)
+        return CLNET_OK;
+    return clnet__buf_write(ctx, opt->lscale, 0, CLNET__LSCALE_FLOATS * 4, state);
 }
 
 clnet_status clnet__optim_zero_grad(clnet_ctx *ctx, const clnet__optim *opt,

@@ -88,6 +88,11 @@ typedef struct clnet__optim_settings {
     float beta1, beta2; /* Adam/AdamW: in [0, 1) */
     float eps;          /* Adam/AdamW: > 0 */
     float clip_norm;    /* > 0: clip gradients to this global L2 norm; 0 off */
+    /* > 0: dynamic loss scaling (train/loss_scale.h) starting at this
+     * scale; 0 off. The interval: good updates before it doubles (0:
+     * CLNET__LSCALE_INTERVAL). */
+    float loss_scale;
+    int loss_scale_interval;
 } clnet__optim_settings;
 
 /* PyTorch's defaults for the type: SGD lr 0.01 (clnet's benchmark recipe;
@@ -136,6 +141,21 @@ clnet_status clnet__optim_set_frozen(clnet_ctx *ctx, clnet__optim *opt,
 /* Elements a step updates (n_params less the frozen ones). */
 size_t clnet__optim_updated(const clnet__optim *opt);
 
+/* Dynamic loss scaling (settings.loss_scale > 0; train/loss_scale.h).
+ * scale_loss_grad multiplies n floats of the loss gradient by the current
+ * scale, before backward. The step then checks every gradient for NaN/Inf,
+ * divides the scale out (before clipping), skips the update when one was
+ * found and moves the scale; all on the device. get/set copy the
+ * CLNET__LSCALE_FLOATS state (blocking); without scaling, get returns
+ * {1, 0, 0, 0} and set does nothing. */
+clnet_status clnet__optim_scale_loss_grad(clnet_ctx *ctx, clnet__optim *opt,
+                                          clnet__tensor dloss, size_t n);
+clnet_status clnet__optim_loss_scale_get(clnet_ctx *ctx, const clnet__optim *opt,
+                                         float *state);
+clnet_status clnet__optim_loss_scale_set(clnet_ctx *ctx, clnet__optim *opt,
+                                         const float *state);
+int clnet__optim_loss_scaled(const clnet__optim *opt);
+
 /* Sets the n_params gradients to zero (one fill). */
 clnet_status clnet__optim_zero_grad(clnet_ctx *ctx, const clnet__optim *opt,
                                     clnet__tensor grads);
@@ -182,7 +202,7 @@ size_t clnet__optim_states(const clnet__optim *opt,
 /* The device buffers clnet__optim_create would take for these settings
  * and n_params, in bytes (an upper bound: the decay mask is counted
  * whenever weight_decay > 0). Returns how many were written. */
-#define CLNET__OPTIM_MAX_BUFFERS 5
+#define CLNET__OPTIM_MAX_BUFFERS 6
 size_t clnet__optim_buffers(const clnet__optim_settings *s, size_t n_params,
                             size_t bytes[CLNET__OPTIM_MAX_BUFFERS]);
 

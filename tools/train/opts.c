@@ -92,6 +92,11 @@ static const char memory_help[] =
     "                        half the activation memory, results within\n"
     "                        half's rounding); fp16 is planned (--plan) but\n"
     "                        refused by this version (fp32)\n"
+    "  --loss-scale S        dynamic loss scaling starting at S (a number, or\n"
+    "                        'dynamic' for 65536, or 'off'): an update whose\n"
+    "                        gradients overflow is skipped and S halves; S\n"
+    "                        doubles after --loss-scale-interval N good updates\n"
+    "                        (2000). fp16 turns it on; any precision can use it\n"
     "  --plan                print the memory plan under each option and the\n"
     "                        largest batch that fits this device; no training\n"
     "                        (DATA_DIR may be left out)\n"
@@ -130,7 +135,7 @@ static const char resume_help[] =
     "  --batch --lr --optimizer --momentum --nesterov --weight-decay --schedule\n"
     "  --warmup --step-epochs --gamma --label-smoothing --clip-norm --augment\n"
     "  --init --seed --limit --val-split --mean --std --max-steps --accumulate\n"
-    "  --precision --sync-bn, and whether\n"
+    "  --precision --sync-bn --loss-scale --loss-scale-interval, and whether\n"
     "  validation came from --val, --val-split or DATA_DIR/test.\n"
     "Given on resume, one of those flags with the checkpoint's value is\n"
     "accepted, and with another value refused (exit 2, naming the checkpoint's\n"
@@ -160,7 +165,7 @@ enum {
     O_WARMUP, O_STEPE, O_GAMMA, O_LS, O_CLIP, O_AUG, O_INIT, O_VAL, O_VALSPLIT,
     O_LIMIT, O_THREADS, O_CACHE, O_MEAN, O_STD, O_DEVICE, O_SEED, O_DET, O_OUT,
     O_RESUME, O_LOGEVERY, O_SAVEEVERY, O_MAXSTEPS, O_BENCH, O_VERSION,
-    O_WEIGHTS, O_FREEZE, O_INPUT, O_ACCUM, O_RECOMPUTE, O_PRECISION, O_PLAN, O_PEER_TIMEOUT, O_SYNC_BN, O_BUCKET, O_CHECK_EVERY
+    O_WEIGHTS, O_FREEZE, O_INPUT, O_ACCUM, O_RECOMPUTE, O_PRECISION, O_PLAN, O_LOSS_SCALE, O_LOSS_SCALE_INTERVAL, O_PEER_TIMEOUT, O_SYNC_BN, O_BUCKET, O_CHECK_EVERY
 };
 
 static const struct option longopts[] = {
@@ -182,6 +187,7 @@ static const struct option longopts[] = {
     {"weights", 1, 0, O_WEIGHTS}, {"freeze", 1, 0, O_FREEZE}, {"input", 1, 0, O_INPUT},
     {"accumulate", 1, 0, O_ACCUM}, {"recompute", 0, 0, O_RECOMPUTE},
     {"precision", 1, 0, O_PRECISION}, {"plan", 0, 0, O_PLAN},
+    {"loss-scale", 1, 0, O_LOSS_SCALE}, {"loss-scale-interval", 1, 0, O_LOSS_SCALE_INTERVAL},
     {"peer-timeout", 1, 0, O_PEER_TIMEOUT}, {"sync-bn", 0, 0, O_SYNC_BN},
     {"bucket-kib", 1, 0, O_BUCKET}, {"check-every", 1, 0, O_CHECK_EVERY},
     {"version", 0, 0, O_VERSION}, {0, 0, 0, 0},
@@ -267,6 +273,8 @@ int train_opts_parse(int argc, char **argv, train_opts *o)
     o->gamma = o->val_split = -1;
     o->nesterov = -1;
     o->accumulate = -1;
+    o->loss_scale = -1;
+    o->loss_scale_interval = -1;
     o->peer_timeout = 60;
     o->sync_bn = -1;
     o->bucket_kib = 256;
@@ -328,6 +336,17 @@ int train_opts_parse(int argc, char **argv, train_opts *o)
         case O_RECOMPUTE: o->recompute = 1; break;
         case O_PRECISION: rc = one_of("precision", a, precisions); o->precision = a; break;
         case O_PLAN: o->plan = 1; break;
+        case O_LOSS_SCALE:
+            if (strcmp(a, "off") == 0)
+                o->loss_scale = 0;
+            else if (strcmp(a, "dynamic") == 0)
+                o->loss_scale = 65536;
+            else
+                rc = get_float("loss-scale", a, 1.0 / 16777216, 16777216, &o->loss_scale);
+            break;
+        case O_LOSS_SCALE_INTERVAL:
+            rc = get_int("loss-scale-interval", a, 1, 1000000, &o->loss_scale_interval);
+            break;
         case 'q': o->verbosity = 0; break;
         case 'v': o->verbosity++; break;
         case 'h':

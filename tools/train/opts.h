@@ -47,6 +47,9 @@ typedef struct train_opts {
     int recompute;                /* --recompute: 1; 0 the model file's */
     const char *precision;        /* fp32 | fp16-storage | fp16; NULL unset */
     int plan;                     /* --plan: print the memory plans, no run */
+    float loss_scale;             /* --loss-scale: 0 off, > 0 the start of
+                                     dynamic scaling; -1 unset */
+    int loss_scale_interval;      /* --loss-scale-interval; -1 unset */
     int bucket_kib;               /* --bucket-kib: gradient buckets (256; 0 one sum) */
     int check_every;              /* --check-every N: compare replicas (0: per epoch) */
     int sync_bn;                  /* --sync-bn: 1; -1 unset (off) */

@@ -139,6 +139,9 @@ static int recipe_flags(train_run *r)
         name_flag(r, "init", "run.init", &o->init) ||
         int_flag(r, "max-steps", "run.max_steps", &o->max_steps, 0) ||
         int_flag(r, "accumulate", "run.accumulate", &o->accumulate, -1) ||
+        float_flag(r, "loss-scale", "train.loss_scale", &o->loss_scale) ||
+        int_flag(r, "loss-scale-interval", "train.loss_scale_interval",
+                 &o->loss_scale_interval, -1) ||
         int_flag(r, "sync-bn", "run.sync_bn", &o->sync_bn, -1) ||
         name_flag(r, "precision", "run.precision", &o->precision) ||
         int_flag(r, "limit", "run.limit", &o->limit, 0) ||

@@ -83,6 +83,7 @@ typedef struct train_run {
     /* The epoch in progress: sums of the counters read so far and seconds
      * spent, saved in mid-epoch checkpoints so a resume continues them. */
     double ep_loss, ep_correct, ep_samples, ep_seconds;
+    double loss_scale, skipped_updates; /* loss scaling, at the last read */
     uint64_t saved_step;         /* the step of the last checkpoint */
     metrics_log metrics;
 

@@ -32,6 +32,8 @@ static int read_counters(train_run *r, uint64_t step, double epoch_f, float lr)
                 (double)r->recipe.lr / 10, r->out_dir);
         return -2;
     }
+    r->loss_scale = s.loss_scale;
+    r->skipped_updates = s.skipped_updates;
     if (s.samples > 0) {
         r->ep_loss += s.loss_sum;
         r->ep_correct += s.correct;
@@ -254,7 +256,12 @@ int train_loop(train_run *r)
         if (row.val_top1 >= 0)
             printf("  val loss %.4f top-1 %.2f%% top-5 %.2f%%", row.val_loss,
                    100 * row.val_top1, 100 * row.val_top5);
-        printf("  %s, %.0f img/s\n", progress_duration(secs, dur, sizeof dur), row.images_per_s);
+        printf("  %s, %.0f img/s", progress_duration(secs, dur, sizeof dur), row.images_per_s);
+        /* Loss scaling: where the scale is, and the updates it skipped. */
+        if (r->loss_scale != 1.0 || r->skipped_updates > 0)
+            printf("  loss scale %g, %.0f update%s skipped", r->loss_scale,
+                   r->skipped_updates, r->skipped_updates == 1 ? "" : "s");
+        printf("\n");
         fflush(stdout);
         /* last, then best, both with the new best score: a run killed
          * between the two saves rewrites best when it resumes (below). */

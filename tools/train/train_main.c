@@ -57,6 +57,8 @@ static int resolve_recipe(train_run *r)
     if (o->label_smoothing >= 0) t->label_smoothing = o->label_smoothing;
     if (o->clip_norm >= 0) t->clip_norm = o->clip_norm;
     if (o->accumulate >= 1) t->accumulate = o->accumulate;
+    if (o->loss_scale >= 0) t->loss_scale = o->loss_scale;
+    if (o->loss_scale_interval >= 1) t->loss_scale_interval = o->loss_scale_interval;
     r->accumulate = t->accumulate > 1 ? t->accumulate : 1;
     clnet_status st = clnet_model_set_train_settings(r->model, t);
     if (st != CLNET_OK)

@@ -276,7 +276,8 @@ int world_sum_stats(train_run *r, clnet_stats *s)
     if (MPI_Iallreduce(MPI_IN_PLACE, v, 6, MPI_DOUBLE, MPI_SUM, comm, &req) != MPI_SUCCESS ||
         wait_timed(r, &req, "the sum of the loss counters", r->world.timeout_s) != 0)
         return -1;
-    *s = (clnet_stats){v[0], v[1], v[2], v[3], v[4] > 0};
+    /* The loss scale is the same on every rank (same summed gradients). */
+    *s = (clnet_stats){v[0], v[1], v[2], v[3], v[4] > 0, s->loss_scale, s->skipped_updates};
     r->world.stop = v[5] > 0;
     return 0;
 }

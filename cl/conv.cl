@@ -150,6 +150,27 @@ kernel void conv_col2im(GEOM, int nb, CTENSOR(cols), TENSOR(dx), int overwrite)
     ID2(H, nb * C);
     int n = i1 / C, c = i1 - n * C;
     int P = OH * OW;
+#if HALF_OF(dx)
+    /* A half dx (precision fp16): each element's sum in a float register
+     * and one store, as a half row summed in place would round at every
+     * tap. */
+    global half *row = AT(dx) + (i1 * H + i0) * W;
+    for (int w = 0; w < W; w++) {
+        float acc = 0.0f;
+        for (int kh = 0; kh < KH; kh++) {
+            int oh = bwd_out_row(i0, kh, PT, DH, SH, OH);
+            if (oh < 0)
+                continue;
+            for (int kw = 0; kw < KW; kw++) {
+                int ow = bwd_out_col(w, PL - kw * DW, SW, OW);
+                if (ow >= 0)
+                    acc += LOADP(HALF_OF(cols), AT(cols),
+                                 (((c * KH + kh) * KW + kw) * nb + n) * P + oh * OW + ow);
+            }
+        }
+        GRAD_PUTP(1, row, w, acc, overwrite);
+    }
+#else
     global float *out = AT(dx) + (i1 * H + i0) * W;
     if (overwrite) /* the first contribution: the row starts from zero */
         for (int w = 0; w < W; w++)
@@ -164,6 +185,7 @@ kernel void conv_col2im(GEOM, int nb, CTENSOR(cols), TENSOR(dx), int overwrite)
             bwd_row_mad_cols(out, in, 1.0f, PL - kw * DW, SW, W, OW);
         }
     }
+#endif
 }
 
 /* 3-D ids for the layout changes: p = i0, o = i1, image n = i2. */
@@ -303,6 +325,30 @@ kernel void conv_direct_backward_data(GEOM, int nb, CTENSOR(dy), CTENSOR(w),
     ID2(H, nb * C);
     int n = i1 / C, c = i1 - n * C;
     int g = c / CG, ci = c - g * CG;
+#if HALF_OF(dx)
+    /* A half dx (precision fp16): each element's sum in a float register
+     * and one store (as conv_col2im). */
+    global half *row = AT(dx) + (i1 * H + i0) * W;
+    for (int w = 0; w < W; w++) {
+        float acc = 0.0f;
+        for (int og = 0; og < OG; og++) {
+            int o = g * OG + og;
+            global const float *wc = AT(w) + (o * CG + ci) * KH * KW;
+            for (int kh = 0; kh < KH; kh++) {
+                int oh = bwd_out_row(i0, kh, PT, DH, SH, OH);
+                if (oh < 0)
+                    continue;
+                for (int kw = 0; kw < KW; kw++) {
+                    int ow = bwd_out_col(w, PL - kw * DW, SW, OW);
+                    if (ow >= 0)
+                        acc += wc[kh * KW + kw] *
+                               LOADP(HALF_OF(dy), AT(dy), ((n * O + o) * OH + oh) * OW + ow);
+                }
+            }
+        }
+        GRAD_PUTP(1, row, w, acc, overwrite);
+    }
+#else
     global float *out = AT(dx) + (i1 * H + i0) * W;
     if (overwrite) /* the first contribution: the row starts from zero */
         for (int w = 0; w < W; w++)
@@ -319,6 +365,7 @@ kernel void conv_direct_backward_data(GEOM, int nb, CTENSOR(dy), CTENSOR(w),
                 bwd_row_mad_dy(out, in, wc[kh * KW + kw], PL - kw * DW, SW, W, OW);
         }
     }
+#endif
 }
 
 /* Direct dW, one work-item per weight (o, ci, kh, kw) summing over the

@@ -391,6 +391,36 @@ kernel void gemm_dot(int M, int N, int K, float alpha, float beta, CTENSOR(a),
 #define RT_M (TS_M / WPT_M)
 #define RT_N (TS_N / WPT_N)
 
+/* GEMM_FP16 (precision fp16): both operands rounded to half as they enter
+ * the tiles, products and sums fp32 (a product of two halves is exact in
+ * fp32), as mixed-precision GEMMs on tensor cores compute. With cl_khr_fp16
+ * the tiles are half, half the local memory of float ones; without it (the
+ * tests on PoCL) float tiles hold the rounded values: the same numbers. */
+#ifndef GEMM_FP16
+#define GEMM_FP16 0
+#endif
+#if GEMM_FP16 && CLNET_HAS_FP16
+#pragma OPENCL EXTENSION cl_khr_fp16 : enable
+#define TILE_T half
+#define TO_TILE(v) convert_half_rte(v)
+#define FROM_TILE(v) convert_float(v)
+#elif GEMM_FP16
+#define TILE_T float
+/* Round to the nearest half through a 16-bit private word. */
+inline float tile_round_half(float v)
+{
+    ushort h;
+    vstore_half_rte(v, 0, (private half *)&h);
+    return vload_half(0, (const private half *)&h);
+}
+#define TO_TILE(v) tile_round_half(v)
+#define FROM_TILE(v) (v)
+#else
+#define TILE_T float
+#define TO_TILE(v) (v)
+#define FROM_TILE(v) (v)
+#endif
+
 #if GEMM_TA
 #define TILED_A(i, p) LOADP(HALF_OF(a), a, (size_t)(p) * lda + (i))
 #else
@@ -408,8 +438,8 @@ gemm_tiled(int M, int N, int K, float alpha, float beta, CTENSOR(a), uint lda,
            uint ldc, uint stride_c, TAP_ARGS)
 {
     /* +1 column: a TA=0 load writes down a column of As (k fastest). */
-    local float As[TS_K][TS_M + 1];
-    local float Bs[TS_K][TS_N + 1];
+    local TILE_T As[TS_K][TS_M + 1];
+    local TILE_T Bs[TS_K][TS_N + 1];
     const int tn = (int)get_local_id(0), tm = (int)get_local_id(1);
     const int n0 = (int)get_group_id(0) * TS_N, m0 = (int)get_group_id(1) * TS_M;
     const int tid = tm * (int)get_local_size(0) + tn;
@@ -431,7 +461,7 @@ gemm_tiled(int M, int N, int K, float alpha, float beta, CTENSOR(a), uint lda,
             const int kk = e % TS_K, mm = e / TS_K;
 #endif
             const int gm = m0 + mm, gk = k0 + kk;
-            As[kk][mm] = gm < M && gk < K ? TILED_A(gm, gk) : 0.0f;
+            As[kk][mm] = TO_TILE(gm < M && gk < K ? TILED_A(gm, gk) : 0.0f);
         }
         for (int e = tid; e < TS_K * TS_N; e += nthreads) {
 #if GEMM_TB
@@ -440,15 +470,15 @@ gemm_tiled(int M, int N, int K, float alpha, float beta, CTENSOR(a), uint lda,
             const int nn = e % TS_N, kk = e / TS_N;
 #endif
             const int gn = n0 + nn, gk = k0 + kk;
-            Bs[kk][nn] = gn < N && gk < K ? TILED_B(gk, gn) : 0.0f;
+            Bs[kk][nn] = TO_TILE(gn < N && gk < K ? TILED_B(gk, gn) : 0.0f);
         }
         barrier(CLK_LOCAL_MEM_FENCE);
         for (int kk = 0; kk < TS_K; kk++) {
             float bv[WPT_N];
             for (int wn = 0; wn < WPT_N; wn++)
-                bv[wn] = Bs[kk][tn + wn * RT_N];
+                bv[wn] = FROM_TILE(Bs[kk][tn + wn * RT_N]);
             for (int wm = 0; wm < WPT_M; wm++) {
-                const float av = As[kk][tm + wm * RT_M];
+                const float av = FROM_TILE(As[kk][tm + wm * RT_M]);
                 for (int wn = 0; wn < WPT_N; wn++)
                     acc[wm][wn] = fma(av, bv[wn], acc[wm][wn]);
             }

@@ -56,13 +56,18 @@ typedef struct clnet_model clnet_model;
 
 typedef enum clnet_precision {
     CLNET_PRECISION_FP32 = 0,     /* everything fp32 */
-    CLNET_PRECISION_FP16_STORAGE, /* activations and their gradients stored
-                                     as 16-bit floats (vload_half/vstore_half,
-                                     core OpenCL: every device), fp32 math,
-                                     fp32 parameters, logits and loss */
-    /* Reserved, refused (CLNET_EUNSUPPORTED) by this version: */
-    CLNET_PRECISION_FP16,         /* fp16 arithmetic (needs cl_khr_fp16),
-                                     fp32 master weights, loss scaling */
+    CLNET_PRECISION_FP16_STORAGE, /* layer outputs (all but the logits)
+                                     stored as 16-bit floats (vload_half/
+                                     vstore_half, core OpenCL: every
+                                     device); fp32 math, gradients between
+                                     layers, parameters, logits and loss */
+    CLNET_PRECISION_FP16,         /* fp16-storage plus the gradients between
+                                     layers half and GEMM operands rounded
+                                     to half (fp32 sums); fp32 master
+                                     weights; dynamic loss scaling on
+                                     (clnet_train_settings.loss_scale).
+                                     Needs cl_khr_fp16: CLNET_EUNSUPPORTED
+                                     on a device without it */
 } clnet_precision;
 
 typedef struct clnet_model_settings {

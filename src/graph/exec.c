@@ -70,6 +70,13 @@ static clnet_status forward_layer(clnet__graph *g, int i, int training,
     return st == CLNET_OK ? st : layer_error(g, i, st, replay ? "recompute" : "forward");
 }
 
+/* precision fp16: the GEMMs of this graph's passes take half operands
+ * (src/ocl/gemm.h); returns the context's setting, restored after. */
+static int fp16_gemms_begin(clnet__graph *g)
+{
+    return clnet__gemm_fp16_set(g->ctx, g->desc->precision == CLNET_PRECISION_FP16);
+}
+
 clnet_status clnet__graph_forward(clnet__graph *g, int training,
                                   uint64_t step_seed)
 {
@@ -77,8 +84,10 @@ clnet_status clnet__graph_forward(clnet__graph *g, int training,
         return clnet__fail(g->ctx, CLNET_EINVAL,
                            "training forward on an inference-only graph");
     clnet_status st = CLNET_OK;
+    int gemm_fp16 = fp16_gemms_begin(g);
     for (int i = 0; i < g->desc->n_layers && st == CLNET_OK; i++)
         st = forward_layer(g, i, training, step_seed, 0);
+    clnet__gemm_fp16_set(g->ctx, gemm_fp16);
     return st;
 }
 
@@ -166,6 +175,7 @@ clnet_status clnet__graph_backward(clnet__graph *g, uint64_t step_seed,
         return clnet__fail(g->ctx, CLNET_EINVAL, "backward on an inference graph");
     clnet_status st = CLNET_OK;
     clnet__prof_mark(g->ctx, CLNET__PROF_BACKWARD, -1);
+    int gemm_fp16 = fp16_gemms_begin(g);
     if (g->params_count && !accumulate)
         st = clnet__fill(g->ctx, (clnet__tensor){.buf = g->grads_buf}, g->params_count, 0.0f);
     /* Segment by segment from the last (recompute.c): every segment but the
@@ -187,6 +197,7 @@ clnet_status clnet__graph_backward(clnet__graph *g, uint64_t step_seed,
                 st = g->after_backward(g->after_backward_user, j);
         }
     }
+    clnet__gemm_fp16_set(g->ctx, gemm_fp16);
     /* The caller's optimizer update follows. */
     clnet__prof_mark(g->ctx, CLNET__PROF_UPDATE, -1);
     return st;

@@ -156,7 +156,11 @@ static void lifetimes(const clnet__model_desc *m, int training,
                       const schedule *sc, clnet__interval *iv)
 {
     int L = m->n_layers;
-    int fp16 = m->precision == CLNET_PRECISION_FP16_STORAGE;
+    int fp16 = m->precision == CLNET_PRECISION_FP16_STORAGE ||
+               m->precision == CLNET_PRECISION_FP16;
+    /* fp16: the gradients between layers half as well (loss scaling keeps
+     * them above half's subnormals; src/train/loss_scale.h). */
+    int grad_half = m->precision == CLNET_PRECISION_FP16;
     for (int i = 0; i < L; i++) {
         const clnet__layer_desc *ld = &m->layers[i];
         const clnet__op_plan *p = &ld->plan;
@@ -180,7 +184,8 @@ static void lifetimes(const clnet__model_desc *m, int training,
         if (i == L - 1 && v[IV_OUT].end < L)
             v[IV_OUT].end = L;
         if (training) {
-            v[IV_DOUT].bytes = clnet__shape_count(p->out) * sizeof(float);
+            v[IV_DOUT].half = (unsigned char)(grad_half && i != L - 1);
+            v[IV_DOUT].bytes = clnet__shape_count(p->out) * (v[IV_DOUT].half ? 2 : sizeof(float));
             if (boundary) { /* written by the next segment's backward */
                 v[IV_DOUT].start = sc->base[s];
                 v[IV_DOUT].end = t_block_end(sc, s + 1);

@@ -102,17 +102,23 @@ static void options_that_fit(clnet_ctx *ctx, clnet__model_desc *d, int training,
     buf[0] = '\0';
     size_t len = 0, avail = available(ctx);
     int recompute = d->recompute, precision = d->precision, found = 0;
+    /* fp16 (gradients half too) only where the device has cl_khr_fp16 and
+     * something trains. */
     static const struct { int fp16, recompute; const char *what; } tries[] = {
         {1, 0, "activations stored as fp16 (--precision fp16-storage)"},
         {0, 1, "recompute on (--recompute)"},
         {1, 1, "fp16 storage and recompute together"},
+        {2, 0, "fp16 activations and gradients with loss scaling (--precision fp16)"},
     };
     for (size_t i = 0; i < sizeof tries / sizeof tries[0]; i++) {
         if ((tries[i].fp16 && (precision != CLNET_PRECISION_FP32 || !CLNET__FP16_STORAGE)) ||
             (tries[i].recompute && (recompute || !training)) ||
-            (tries[i].fp16 && tries[i].recompute && found))
+            (tries[i].fp16 && tries[i].recompute && found) ||
+            (tries[i].fp16 == 2 && (!training || !ctx->ocl.desc.fp16)))
             continue;
-        d->precision = tries[i].fp16 ? CLNET_PRECISION_FP16_STORAGE : precision;
+        d->precision = tries[i].fp16 == 2   ? CLNET_PRECISION_FP16
+                       : tries[i].fp16 == 1 ? CLNET_PRECISION_FP16_STORAGE
+                                            : precision;
         d->recompute = tries[i].recompute ? 1 : recompute;
         need n;
         if (need_of(ctx, d, training, r, &n) == CLNET_OK && fits(&ctx->ocl.desc, avail, &n)) {

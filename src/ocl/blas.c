@@ -155,7 +155,7 @@ static clnet_status run(clnet_ctx *ctx, int v, int trans_a, int trans_b,
         .ta = trans_a != 0, .tb = trans_b != 0, .taps = taps, .m = m, .n = n,
         .k = k, .alpha = alpha, .beta = beta, .a = a, .b = b, .c = c, .lda = lda,
         .ldb = ldb, .ldc = ldc, .stride_a = stride_a, .stride_b = stride_b,
-        .stride_c = stride_c, .batch = batch};
+        .stride_c = stride_c, .batch = batch, .fp16 = ctx->ocl.gemm_fp16};
     clnet_status st = check(ctx, &p);
     if (st != CLNET_OK)
         return st;
@@ -226,6 +226,13 @@ clnet_status clnet__sgemm_variant(clnet_ctx *ctx, const char *variant,
     return run(ctx, v, trans_a, trans_b, m, n, k, alpha, a, lda, stride_a, b,
                ldb, (clnet__gemm_taps){0}, stride_b, beta, c, ldc, stride_c,
                batch);
+}
+
+int clnet__gemm_fp16_set(clnet_ctx *ctx, int on)
+{
+    int was = ctx->ocl.gemm_fp16;
+    ctx->ocl.gemm_fp16 = on != 0;
+    return was;
 }
 
 const char *clnet__sgemm_variant_name(size_t i)

@@ -115,8 +115,9 @@ static void options_of(const clnet__gemm_variant *v, const clnet__gemm_problem *
     case CLNET__GEMM_TILED:
         snprintf(buf, cap,
                  "-DGEMM_ONLY=3 -DGEMM_TA=%d -DGEMM_TB=%d -DTS_M=%d -DTS_N=%d "
-                 "-DTS_K=%d -DWPT_M=%d -DWPT_N=%d%s",
-                 p->ta, p->tb, q[0], q[1], q[2], q[3], q[4], taps);
+                 "-DTS_K=%d -DWPT_M=%d -DWPT_N=%d%s%s",
+                 p->ta, p->tb, q[0], q[1], q[2], q[3], q[4], taps,
+                 p->fp16 ? " -DGEMM_FP16=1" : "");
         break;
     default:
         buf[0] = '\0';

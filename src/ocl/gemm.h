@@ -25,6 +25,10 @@ typedef struct clnet__gemm_problem {
     size_t lda, ldb, ldc;
     size_t stride_a, stride_b, stride_c;
     size_t batch;
+    /* 1: operands rounded to half, products and sums fp32 (precision fp16;
+     * the tiled kernel's GEMM_FP16, with half tiles where the device has
+     * cl_khr_fp16). The CPU kernels and CLBlast compute in fp32. */
+    int fp16;
 } clnet__gemm_problem;
 
 typedef enum clnet__gemm_kind {

@@ -100,6 +100,10 @@ typedef struct clnet__ocl {
     size_t pool_bytes_live, pool_bytes_peak;
     unsigned clblast_built;        /* CLBlast routines run once here (blas.c) */
     struct clnet__gemm_state *gemm; /* GEMM choices (src/ocl/gemm_tune.c) */
+    int gemm_fp16;                 /* GEMMs round their operands to half
+                                      (precision fp16: the graph sets it
+                                      around its passes; cl/gemm.cl,
+                                      GEMM_FP16) */
     int profiling;                 /* compute queue has profiling (profile.h) */
     struct clnet__prof *prof;      /* recording state, NULL when not */
     int partition, partition_index;/* a sub-device: part index of partition */
@@ -328,6 +332,9 @@ clnet_status clnet__sgemm_variant(clnet_ctx *ctx, const char *variant,
                                   size_t batch);
 /* Name of variant i ("clblast" first), NULL past the last. */
 const char *clnet__sgemm_variant_name(size_t i);
+/* Sets whether the context's GEMMs round their operands to half (precision
+ * fp16, src/ocl/gemm.h); returns the previous setting. */
+int clnet__gemm_fp16_set(clnet_ctx *ctx, int on);
 /* CLBlast's tuned Xgemm parameters ("NAME=VALUE ...", from CLBlast's tuner):
  * applied to this device now and stored in the GEMM tuning file, so later
  * contexts apply them too (unless CLNET_CLBLAST_TUNED=0). */

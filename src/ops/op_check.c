@@ -464,12 +464,14 @@ static int device_check(clnet_ctx *ctx, const clnet__op *op, const void *params,
         io.in[i] = dev_upload_act(ctx, &d, t->in[i], t->n_in[i], nan,
                                   half & CLNET__HALF_IN, &err);
         if (c->training)
-            io.din[i] = dev_upload(ctx, &d, t->din0[i], t->n_in[i], nan, &err);
+            io.din[i] = dev_upload_act(ctx, &d, t->din0[i], t->n_in[i], nan,
+                                       half & CLNET__HALF_DIN, &err);
     }
     io.out_shape = plan->out;
     io.out = dev_upload_act(ctx, &d, NULL, t->n_out, nan, half & CLNET__HALF_OUT, &err);
     if (c->training)
-        io.dout = dev_upload(ctx, &d, t->dout, t->n_out, nan, &err);
+        io.dout = dev_upload_act(ctx, &d, t->dout, t->n_out, nan, half & CLNET__HALF_DOUT,
+                                 &err);
     for (int i = 0; i < plan->n_params; i++) {
         io.param[i] = dev_upload(ctx, &d, t->param[i], t->n_param[i], nan, &err);
         if (c->training)
@@ -577,6 +579,10 @@ static int case_check(clnet_ctx *ctx, const clnet__op_case *c, uint64_t seed,
     for (int i = 0; (half & CLNET__HALF_IN) && i < c->n_in; i++) {
         round_half(t.in[i], t.n_in[i]);
     }
+    for (int i = 0; (half & CLNET__HALF_DIN) && c->training && i < c->n_in; i++)
+        round_half(t.din0[i], t.n_in[i]);
+    if ((half & CLNET__HALF_DOUT) && c->training)
+        round_half(t.dout, t.n_out);
     ref_loss(op, params, c, &plan, &t, seed, 0);
     int ok = 1;
     if (c->training && grad_check) {
@@ -612,7 +618,7 @@ int clnet__op_case_check(clnet_ctx *ctx, const clnet__op_case *c, uint64_t seed,
 int clnet__op_case_check_half(clnet_ctx *ctx, const clnet__op_case *c,
                               uint64_t seed, int halves, char *msg, size_t cap)
 {
-    halves &= CLNET__HALF_IN | CLNET__HALF_OUT;
+    halves &= CLNET__HALF_IN | CLNET__HALF_OUT | CLNET__HALF_DIN | CLNET__HALF_DOUT;
     if (!halves) {
         snprintf(msg, cap, "half check with nothing stored as half");
         return 0;

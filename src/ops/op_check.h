@@ -51,7 +51,10 @@ int clnet__op_case_check(clnet_ctx *ctx, const clnet__op_case *c, uint64_t seed,
  * device results (rounded to half once more when stored) are compared
  * within OP_TOL_HALF: a few roundings of 2^-11. */
 #define OP_TOL_HALF 3e-3
-enum { CLNET__HALF_IN = 1, CLNET__HALF_OUT = 2 };
+/* CLNET__HALF_DIN and CLNET__HALF_DOUT: the input and output gradients
+ * stored as half too, as under precision fp16 (the output gradient and
+ * the input gradients' starting values rounded on the host first). */
+enum { CLNET__HALF_IN = 1, CLNET__HALF_OUT = 2, CLNET__HALF_DIN = 4, CLNET__HALF_DOUT = 8 };
 int clnet__op_case_check_half(clnet_ctx *ctx, const clnet__op_case *c,
                               uint64_t seed, int halves, char *msg, size_t cap);
 

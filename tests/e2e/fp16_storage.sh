@@ -11,12 +11,7 @@ py=/usr/bin/python3
 
 import_fashion 40 "$work/data"
 cfg=$src/tests/e2e/tiny_bn.cfg
-run() { # OUT_DIR [flags...]
-    local out=$1
-    shift
-    "$train" --epochs 2 --seed 3 --out "$out" "$@" "$cfg" "$work/data" \
-        > "$out.log" 2>&1 || { cat "$out.log"; fail "clnet-train $*"; }
-}
+run() { train_to "$1" --epochs 2 --seed 3 "${@:2}"; }
 run "$work/fp32"
 run "$work/half" --precision fp16-storage
 grep -q "activations in fp16-storage" "$work/half.log" || { cat "$work/half.log"; fail "no precision line"; }

@@ -13,12 +13,7 @@ py=/usr/bin/python3
 
 import_fashion 40 "$work/data"
 cfg=$src/tests/e2e/tiny_bn.cfg
-run() { # OUT_DIR [flags...]
-    local out=$1
-    shift
-    "$train" --seed 5 --out "$out" "$@" "$cfg" "$work/data" \
-        > "$out.log" 2>&1 || { cat "$out.log"; fail "clnet-train $*"; }
-}
+run() { train_to "$1" --seed 5 "${@:2}"; }
 run "$work/plain" --epochs 2
 run "$work/scaled" --epochs 2 --loss-scale 1024 --loss-scale-interval 5
 "$py" "$src/tests/e2e/compare_params.py" "$work/scaled/last.safetensors" \

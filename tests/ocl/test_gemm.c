@@ -223,6 +223,71 @@ START_TEST(fashion_cnn_shapes)
 }
 END_TEST
 
+static float round_half(float x) { return clnet__half_to_float(clnet__half_from_float(x)); }
+
+/* precision fp16 (GEMM_FP16): the tiled kernel rounds both operands to half
+ * and sums in fp32. Against a double reference of the rounded operands:
+ * fp32-close; against one of the unrounded operands: visibly not (so the
+ * rounding happened). Every transpose pair, beta 0 and 1. */
+START_TEST(tiled_fp16_rounds_operands)
+{
+    const size_t m = 37, n = 45, k = 70;
+    float *a = malloc(m * k * 4), *b = malloc(k * n * 4), *c = malloc(m * n * 4);
+    float *c0 = malloc(m * n * 4);
+    uint64_t r = 99;
+    for (size_t i = 0; i < m * k; i++)
+        a[i] = (float)((r = r * 6364136223846793005ull + 1442695040888963407ull) >> 40) /
+                   16777216.0f * 2 - 1;
+    for (size_t i = 0; i < k * n; i++)
+        b[i] = (float)((r = r * 6364136223846793005ull + 1442695040888963407ull) >> 40) /
+                   16777216.0f * 2 - 1;
+    for (size_t i = 0; i < m * n; i++)
+        c0[i] = 0.001f * (float)(i % 17);
+    clnet__buf *da = NULL, *db = NULL, *dc = NULL;
+    ck_assert_int_eq(clnet__buf_create(ctx, m * k * 4, &da), CLNET_OK);
+    ck_assert_int_eq(clnet__buf_create(ctx, k * n * 4, &db), CLNET_OK);
+    ck_assert_int_eq(clnet__buf_create(ctx, m * n * 4, &dc), CLNET_OK);
+    ck_assert_int_eq(clnet__buf_write(ctx, da, 0, m * k * 4, a), CLNET_OK);
+    ck_assert_int_eq(clnet__buf_write(ctx, db, 0, k * n * 4, b), CLNET_OK);
+    int was = clnet__gemm_fp16_set(ctx, 1);
+    for (int t = 0; t < 8; t++) {
+        int ta = t & 1, tb = (t >> 1) & 1;
+        float beta = t >= 4 ? 1.0f : 0.0f;
+        ck_assert_int_eq(clnet__buf_write(ctx, dc, 0, m * n * 4, c0), CLNET_OK);
+        /* The same host arrays serve as A or A^T (m x k vs k x m). */
+        ck_assert_msg(clnet__sgemm_variant(ctx, "tiled-32x32", ta, tb, m, n, k, 1.0f,
+                                           (clnet__tensor){da, 0, 0}, ta ? m : k, 0,
+                                           (clnet__tensor){db, 0, 0}, tb ? k : n, 0, beta,
+                                           (clnet__tensor){dc, 0, 0}, n, 0, 1) == CLNET_OK,
+                      "%s", clnet_errmsg(ctx));
+        ck_assert_int_eq(clnet__buf_read(ctx, dc, 0, m * n * 4, c), CLNET_OK);
+        double worst_rounded = 0, worst_plain = 0;
+        for (size_t i = 0; i < m; i++)
+            for (size_t j = 0; j < n; j++) {
+                double sr = 0, sp = 0;
+                for (size_t p = 0; p < k; p++) {
+                    float av = ta ? a[p * m + i] : a[i * k + p];
+                    float bv = tb ? b[j * k + p] : b[p * n + j];
+                    sr += (double)round_half(av) * round_half(bv);
+                    sp += (double)av * bv;
+                }
+                double got = c[i * n + j] - beta * c0[i * n + j];
+                worst_rounded = fmax(worst_rounded, fabs(got - sr));
+                worst_plain = fmax(worst_plain, fabs(got - sp));
+            }
+        ck_assert_msg(worst_rounded < 2e-5, "ta=%d tb=%d beta %g: off by %g from the "
+                      "half-rounded reference", ta, tb, (double)beta, worst_rounded);
+        ck_assert_msg(worst_plain > 1e-4, "ta=%d tb=%d: within %g of the unrounded "
+                      "product: were the operands rounded?", ta, tb, worst_plain);
+    }
+    clnet__gemm_fp16_set(ctx, was);
+    clnet__buf_release(ctx, da);
+    clnet__buf_release(ctx, db);
+    clnet__buf_release(ctx, dc);
+    free(a), free(b), free(c), free(c0);
+}
+END_TEST
+
 /* The same shape picks the same variant every time; CLNET_GEMM forces one
  * where it applies. */
 START_TEST(choice_is_stable_and_forcible)
@@ -415,6 +480,7 @@ int main(void)
     tcase_add_loop_test(tc, every_variant_every_transpose, 0, nv);
     tcase_add_loop_test(tc, batched_strides, 0, nv);
     tcase_add_test(tc, fashion_cnn_shapes);
+    tcase_add_test(tc, tiled_fp16_rounds_operands);
     tcase_add_test(tc, choice_is_stable_and_forcible);
     tcase_add_test(tc, tuning_file);
     tcase_add_test(tc, clblast_parameters);

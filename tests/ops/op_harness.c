@@ -47,12 +47,15 @@ static void run(clnet_ctx *ctx, const op_case *cases, size_t n, int half)
             char msg[1024], label[256];
             /* Half: every activation half with the fixed seed; with the
              * fresh one the first layer's mix (fp32 input, half output),
-             * then the last layer's (half input, fp32 output). */
-            static const int halves[2][2] = {
-                {CLNET__HALF_IN | CLNET__HALF_OUT, 0},
-                {CLNET__HALF_OUT, CLNET__HALF_IN},
+             * then the last layer's (half input, fp32 output). Then the
+             * same with the gradients half as well (precision fp16). */
+            enum { IN = CLNET__HALF_IN, OUT = CLNET__HALF_OUT,
+                   DIN = CLNET__HALF_DIN, DOUT = CLNET__HALF_DOUT };
+            static const int halves[2][4] = {
+                {IN | OUT, IN | OUT | DIN | DOUT, 0, 0},
+                {OUT, IN, OUT | DOUT, IN | DIN},
             };
-            for (int h = 0; h < (half ? 2 : 1); h++) {
+            for (int h = 0; h < (half ? 4 : 1); h++) {
                 int mix = half ? halves[s][h] : 0;
                 if (half && !mix)
                     continue;
@@ -63,9 +66,12 @@ static void run(clnet_ctx *ctx, const op_case *cases, size_t n, int half)
                 ck_assert_msg(ok, "%s%s (seed %llu; fresh seeds repeat with "
                                   "CLNET_TEST_SEED=%llu): %s",
                               !half ? ""
-                              : mix == CLNET__HALF_IN ? "half input, fp32 output: "
-                              : mix == CLNET__HALF_OUT ? "fp32 input, half output: "
-                                                       : "half storage: ",
+                              : mix == IN ? "half input, fp32 output: "
+                              : mix == OUT ? "fp32 input, half output: "
+                              : mix == (IN | OUT) ? "half storage: "
+                              : mix == (IN | DIN) ? "half input and gradient, fp32 output: "
+                              : mix == (OUT | DOUT) ? "fp32 input, half output and gradient: "
+                                                    : "half storage and gradients: ",
                               clnet__op_case_label(&cases[i], label, sizeof label),
                               (unsigned long long)seeds[s], (unsigned long long)fresh,
                               msg);
